@@ -1,0 +1,3 @@
+from aicc.cli import main
+
+raise SystemExit(main())

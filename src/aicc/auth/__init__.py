@@ -1,0 +1,5 @@
+"""AICC Auth."""
+
+from aicc.auth.service import AuthService
+
+__all__ = ["AuthService"]

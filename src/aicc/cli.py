@@ -1,0 +1,110 @@
+"""The ``aicc`` command: start services, migrate the database, show the configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, cast
+
+from aicc import __version__
+from aicc.core.config import (
+    SERVICE_NAMES,
+    ServiceName,
+    Settings,
+    effective_config,
+    load_settings,
+)
+from aicc.core.db import Database
+from aicc.core.errors import ConfigError
+from aicc.core.migrate import status as migration_status
+from aicc.core.migrate import upgrade
+from aicc.core.secrets import ensure_data_dir
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aicc", description="AICC Common Services")
+    parser.add_argument("--version", action="version", version=f"aicc {__version__}")
+    parser.add_argument("--env-file", default=".env", help="dotenv file to read (default .env)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start all four services in one process")
+    up.add_argument("--host", help="address to bind (default 127.0.0.1, AICC_HOST)")
+    for name in SERVICE_NAMES:
+        up.add_argument(f"--{name}-port", type=int, metavar="PORT")
+    up.add_argument(
+        "--only", help="comma-separated subset of services to start", metavar="SERVICES"
+    )
+
+    serve = commands.add_parser("serve", help="start one service (for containers)")
+    serve.add_argument("service", choices=SERVICE_NAMES)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    db_up = db.add_parser("upgrade", help="apply migrations")
+    db_up.add_argument("revision", nargs="?", default="head")
+    db.add_parser("current", help="show the applied and the expected revision")
+
+    config = commands.add_parser("config", help="configuration").add_subparsers(
+        dest="config_command", required=True
+    )
+    config.add_parser("show", help="print the effective configuration, secrets masked")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {"host": getattr(args, "host", None)}
+    if args.command == "up":
+        for name in SERVICE_NAMES:
+            overrides[f"server.{name}_port"] = getattr(args, f"{name}_port")
+    if args.command == "serve":
+        overrides[f"server.{args.service}_port"] = args.port
+    return load_settings(overrides, env_file=args.env_file)
+
+
+def _services(args: argparse.Namespace) -> list[ServiceName]:
+    if args.command == "serve":
+        return [args.service]
+    if not args.only:
+        return list(SERVICE_NAMES)
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SERVICE_NAMES]
+    if unknown:
+        raise ConfigError(f"unknown service(s): {', '.join(unknown)}")
+    return [cast(ServiceName, s) for s in chosen]
+
+
+async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.embedded_database:
+        ensure_data_dir(settings)
+    database = Database(settings.database_url, settings.database)
+    try:
+        if args.db_command == "upgrade":
+            await upgrade(database, args.revision)
+        state = await migration_status(database)
+    finally:
+        await database.close()
+    print(json.dumps(state))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        if args.command in ("up", "serve"):
+            from aicc.runner import run_sync
+
+            return run_sync(_services(args), settings)
+        if args.command == "db":
+            return asyncio.run(_db(args, settings))
+        print(json.dumps(effective_config(settings), indent=2))
+        return 0
+    except ConfigError as exc:
+        print(f"aicc: {exc}", file=sys.stderr)
+        return 2

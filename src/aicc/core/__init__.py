@@ -1,0 +1,1 @@
+"""Shared building blocks for every service. Imports no service package."""

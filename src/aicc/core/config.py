@@ -1,0 +1,250 @@
+"""Settings read from the environment and ``.env``, grouped by subsystem.
+
+The variable names are the spec's (``DATABASE_URL``, ``REDIS_URL``, ``S3_BUCKET``, ``AWS_REGION``,
+``JWT_SECRET``, ``CONNECT_INSTANCE_ID``, ``LOG_LEVEL``) plus ``AICC_*`` for what the spec leaves
+open. Nothing is read at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aicc.core.errors import ConfigError
+
+ServiceName = Literal["monitoring", "recording", "integration", "auth"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("monitoring", "recording", "integration", "auth")
+
+
+def _group(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+
+class ServerSettings(BaseSettings):
+    model_config = _group("AICC_")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    monitoring_port: int = Field(8000, ge=0, le=65535)
+    recording_port: int = Field(8001, ge=0, le=65535)
+    integration_port: int = Field(8002, ge=0, le=65535)
+    auth_port: int = Field(8003, ge=0, le=65535)
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    access_log: bool = True
+    auto_migrate: bool | None = None
+    """Apply migrations at start-up; defaults to on for the embedded SQLite database only."""
+    shutdown_timeout: float = Field(5.0, gt=0)
+
+    def port(self, service: ServiceName) -> int:
+        port: int = getattr(self, f"{service}_port")
+        return port
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _group("DATABASE_")
+
+    url: SecretStr | None = None
+    pool_size: int = Field(10, ge=1)
+    max_overflow: int = Field(10, ge=0)
+    pool_timeout: float = Field(10.0, gt=0)
+    echo: bool = False
+
+
+class RedisSettings(BaseSettings):
+    model_config = _group("REDIS_")
+
+    url: SecretStr | None = None
+    key_prefix: str = "aicc:"
+
+
+class StorageSettings(BaseSettings):
+    model_config = _group("S3_")
+
+    bucket: str | None = None
+    endpoint_url: str | None = None
+    prefix: str = ""
+    region: str = Field("ap-northeast-2", validation_alias="AWS_REGION")
+    multipart_threshold: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024)
+
+
+class SecuritySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    jwt_secret: SecretStr | None = Field(None, validation_alias="JWT_SECRET")
+    encryption_key: SecretStr | None = Field(None, validation_alias="ENCRYPTION_KEY")
+
+
+class LogSettings(BaseSettings):
+    model_config = _group("LOG_")
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class ConnectSettings(BaseSettings):
+    model_config = _group("CONNECT_")
+
+    instance_id: str | None = None
+
+
+class Settings(BaseModel):
+    """Everything a service needs to run, one group per subsystem."""
+
+    server: ServerSettings
+    database: DatabaseSettings
+    redis: RedisSettings
+    storage: StorageSettings
+    security: SecuritySettings
+    log: LogSettings
+    connect: ConnectSettings
+
+    @property
+    def data_dir(self) -> Path:
+        return self.server.data_dir.expanduser().resolve()
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file in the data folder."""
+        if self.database.url is not None:
+            return self.database.url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'aicc.db'}"
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def redis_url(self) -> str | None:
+        return self.redis.url.get_secret_value() if self.redis.url else None
+
+    @property
+    def object_store_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+    @property
+    def auto_migrate(self) -> bool:
+        if self.server.auto_migrate is not None:
+            return self.server.auto_migrate
+        return self.embedded_database
+
+
+_SPEC_KEYS: dict[str, tuple[str, str]] = {
+    "database_url": ("database", "url"),
+    "redis_url": ("redis", "url"),
+    "s3_bucket": ("storage", "bucket"),
+    "s3_endpoint_url": ("storage", "endpoint_url"),
+    "aws_region": ("storage", "region"),
+    "jwt_secret": ("security", "jwt_secret"),
+    "encryption_key": ("security", "encryption_key"),
+    "connect_instance_id": ("connect", "instance_id"),
+    "log_level": ("log", "level"),
+    "data_dir": ("server", "data_dir"),
+    "env": ("server", "env"),
+    "host": ("server", "host"),
+}
+_GROUPS: dict[str, type[BaseSettings]] = {
+    "server": ServerSettings,
+    "database": DatabaseSettings,
+    "redis": RedisSettings,
+    "storage": StorageSettings,
+    "security": SecuritySettings,
+    "log": LogSettings,
+    "connect": ConnectSettings,
+}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, *, env_file: str | Path | None = ".env"
+) -> Settings:
+    """Read the environment (and ``env_file``), then apply ``overrides``.
+
+    ``overrides`` takes the spec's config-dict keys (``database_url``, ``redis_url``,
+    ``s3_bucket``, ``jwt_secret``, ``encryption_key``, ``prometheus_port``, ...) and
+    ``<group>.<field>`` paths such as ``server.auth_port``.
+    """
+    per_group: dict[str, dict[str, Any]] = {name: {} for name in _GROUPS}
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key in _SPEC_KEYS:
+            group, field = _SPEC_KEYS[key]
+        elif key == "prometheus_port":
+            group, field = "server", "monitoring_port"
+        elif "." in key and key.split(".", 1)[0] in _GROUPS:
+            group, field = key.split(".", 1)
+        else:
+            continue
+        per_group[group][field] = value
+    try:
+        groups = {name: cls(_env_file=env_file, **per_group[name]) for name, cls in _GROUPS.items()}
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+    return Settings.model_validate(groups)
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse embedded defaults and generated secrets when ``AICC_ENV=production``."""
+    if settings.server.env != "production":
+        return
+    missing = []
+    if settings.embedded_database:
+        missing.append("DATABASE_URL (a PostgreSQL URL; SQLite is the embedded default)")
+    if settings.redis_url is None:
+        missing.append("REDIS_URL (the in-process cache cannot be shared by replicas)")
+    if settings.storage.bucket is None:
+        missing.append("S3_BUCKET (the local-disk object store is the embedded default)")
+    if settings.security.encryption_key is None:
+        missing.append("ENCRYPTION_KEY (a generated development key is refused in production)")
+    if missing:
+        raise ConfigError(
+            "AICC_ENV=production refuses to start on embedded defaults; set: " + ", ".join(missing)
+        )
+
+
+def mask_url(url: str) -> str:
+    """Hide the password in a URL, keeping scheme, user, host, port and path."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def effective_config(settings: Settings) -> dict[str, Any]:
+    """The configuration as the service will use it, with secrets masked."""
+    out: dict[str, Any] = {}
+    for group in _GROUPS:
+        values = getattr(settings, group).model_dump(mode="json")
+        for key, value in values.items():
+            raw = getattr(getattr(settings, group), key)
+            if isinstance(raw, SecretStr):
+                values[key] = "***" if group == "security" else mask_url(raw.get_secret_value())
+            elif value is None and key == "encryption_key":
+                values[key] = "(generated in the data folder)"
+        out[group] = values
+    out["database"]["effective_url"] = mask_url(settings.database_url)
+    out["redis"]["backend"] = "redis" if settings.redis_url else "memory (in-process)"
+    out["storage"]["backend"] = (
+        f"s3://{settings.storage.bucket}"
+        if settings.storage.bucket
+        else str(settings.object_store_dir)
+    )
+    out["server"]["data_dir"] = str(settings.data_dir)
+    return out

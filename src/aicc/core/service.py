@@ -1,0 +1,152 @@
+"""The base of each service's facade class (``MonitoringService``, ``AuthService``, ...).
+
+A facade is built from the spec's config dict, opened with ``await start()`` and closed with
+``await stop()``. The HTTP app and the CLI drive the same object, so the Python API and the
+HTTP API cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar
+
+from aicc.core.config import ServiceName, Settings, check_production, load_settings
+from aicc.core.errors import ConfigError
+from aicc.core.metrics import AppMetrics, DatabaseMetrics
+from aicc.core.migrate import status as migration_status
+from aicc.core.migrate import upgrade
+from aicc.core.resources import Resources
+
+Backend = str  # "database" | "cache" | "storage"
+
+
+class ServiceBase:
+    name: ClassVar[ServiceName]
+    title: ClassVar[str]
+    backends: ClassVar[tuple[Backend, ...]] = ("database", "cache")
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None = None,
+        *,
+        settings: Settings | None = None,
+        resources: Resources | None = None,
+    ) -> None:
+        self._config = dict(config or {})
+        self._settings = settings or (resources.settings if resources else None)
+        self._resources = resources
+        self._owns_resources = resources is None
+        self._metrics: AppMetrics | None = None
+        self.started = False
+        self.logger = logging.getLogger(f"aicc.{self.name}")
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self._config)
+        return self._settings
+
+    @property
+    def resources(self) -> Resources:
+        if self._resources is None:
+            raise RuntimeError(f"{type(self).__name__} is not started; await start() first")
+        return self._resources
+
+    @property
+    def metrics(self) -> AppMetrics:
+        if self._metrics is None:
+            database = None
+            if "database" in self.backends:
+                database = self._database_metrics
+            self._metrics = AppMetrics(self.name, database=database)
+        return self._metrics
+
+    def _database_metrics(self) -> DatabaseMetrics | None:
+        return self._resources.database.metrics if self._resources else None
+
+    async def start(self) -> None:
+        """Open the backends (unless given), migrate the embedded database, start jobs."""
+        if self.started:
+            return
+        check_production(self.settings)
+        if self._resources is None:
+            self._resources = Resources.open(self.settings)
+        try:
+            await self._ensure_schema()
+            await self.on_start()
+        except BaseException:
+            await self._close_resources()
+            raise
+        self.started = True
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        try:
+            await self.on_stop()
+        finally:
+            await self._close_resources()
+
+    async def on_start(self) -> None:
+        """Hook for subclasses: start background jobs, load state."""
+
+    async def on_stop(self) -> None:
+        """Hook for subclasses: stop background jobs."""
+
+    async def _ensure_schema(self) -> None:
+        if "database" not in self.backends:
+            return
+        database = self.resources.database
+        if self.settings.auto_migrate:
+            await upgrade(database)
+            return
+        state = await migration_status(database)
+        if not state["up_to_date"]:
+            raise ConfigError(
+                f"database schema is at {state['current']!r}, code expects {state['head']!r}: "
+                "run `aicc db upgrade` (or set AICC_AUTO_MIGRATE=true)"
+            )
+
+    async def _close_resources(self) -> None:
+        if self._owns_resources and self._resources is not None:
+            await self._resources.close()
+            self._resources = None
+
+    async def readiness(self, timeout: float = 2.0) -> dict[str, Any]:
+        """Check each backend this service uses; ``ready`` is False when any is down."""
+        resources = self.resources
+        probes: dict[str, Callable[[], Awaitable[None]]] = {
+            "database": resources.database.ping,
+            "cache": resources.cache.ping,
+            "storage": resources.storage.ping,
+        }
+        kinds = {
+            "database": resources.database.dialect,
+            "cache": resources.cache.backend,
+            "storage": resources.storage.backend,
+        }
+        names = list(self.backends)
+        results = await asyncio.gather(*(_probe(probes[n], timeout) for n in names))
+        checks = {
+            name: {"backend": kinds[name], **result}
+            for name, result in zip(names, results, strict=True)
+        }
+        return {"ready": all(c["status"] == "up" for c in checks.values()), "checks": checks}
+
+
+async def _probe(check: Callable[[], Awaitable[None]], timeout: float) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check(), timeout)
+    except Exception as exc:
+        reason = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+        return {"status": "down", "error": reason, "latency_ms": _ms(started)}
+    return {"status": "up", "latency_ms": _ms(started)}
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

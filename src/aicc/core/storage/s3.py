@@ -1,0 +1,310 @@
+"""Object store on S3 (or any S3-compatible service) through aiobotocore."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import AsyncExitStack, aclosing
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import anyio
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
+from botocore.exceptions import ClientError
+
+from aicc.core.storage.base import (
+    InvalidKey,
+    InvalidRange,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectReader,
+    rechunk,
+    user_metadata,
+    validate_key,
+)
+
+if TYPE_CHECKING:
+    from aiobotocore.response import StreamingBody
+    from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef, GetObjectOutputTypeDef
+
+logger = logging.getLogger(__name__)
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+CHUNK_SIZE = 1024 * 1024
+_DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+class S3ObjectStore:
+    """Objects live under ``prefix`` in ``bucket``; the client connects on first use.
+
+    ``put`` reports ``last_modified`` from the local clock (S3 does not return it on upload);
+    ``head`` reports the server's. ``list`` reports key, size, etag and last_modified only:
+    content type and metadata need ``head``.
+    """
+
+    backend = "s3"
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        region: str,
+        endpoint_url: str | None = None,
+        prefix: str = "",
+        multipart_threshold: int = 8 * 1024 * 1024,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        if multipart_threshold < MIN_PART_SIZE:
+            raise ValueError(f"multipart_threshold must be at least {MIN_PART_SIZE} bytes")
+        self.bucket = bucket
+        self.prefix = prefix
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._threshold = multipart_threshold
+        self._config = AioConfig(
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+        self._client: S3Client | None = None
+        self._stack: AsyncExitStack | None = None
+        self._lock = asyncio.Lock()
+
+    async def put(
+        self,
+        key: str,
+        data: bytes | AsyncIterable[bytes],
+        *,
+        content_type: str = _DEFAULT_CONTENT_TYPE,
+        metadata: dict[str, str] | None = None,
+    ) -> ObjectInfo:
+        s3_key = self._key(key)
+        normalised = user_metadata(metadata)
+        client = await self._connect()
+        async with aclosing(rechunk(data, self._threshold)) as parts:
+            first = await anext(parts, b"")
+            second = await anext(parts, None) if len(first) == self._threshold else None
+            if second is None:
+                response = await client.put_object(
+                    Bucket=self.bucket,
+                    Key=s3_key,
+                    Body=first,
+                    ContentType=content_type,
+                    Metadata=normalised,
+                )
+                etag, size = response["ETag"], len(first)
+            else:
+                etag, size = await self._multipart(
+                    client, s3_key, [first, second], parts, content_type, normalised
+                )
+        return ObjectInfo(
+            key=key,
+            size=size,
+            etag=etag.strip('"'),
+            last_modified=datetime.now(UTC),
+            content_type=content_type,
+            metadata=normalised,
+        )
+
+    async def _multipart(
+        self,
+        client: S3Client,
+        s3_key: str,
+        head: list[bytes],
+        rest: AsyncIterator[bytes],
+        content_type: str,
+        metadata: dict[str, str],
+    ) -> tuple[str, int]:
+        created = await client.create_multipart_upload(
+            Bucket=self.bucket, Key=s3_key, ContentType=content_type, Metadata=metadata
+        )
+        upload_id = created["UploadId"]
+        done: list[CompletedPartTypeDef] = []
+        size = 0
+        try:
+            pending: bytes | None = head.pop(0)
+            while pending is not None:
+                part = await client.upload_part(
+                    Bucket=self.bucket,
+                    Key=s3_key,
+                    UploadId=upload_id,
+                    PartNumber=len(done) + 1,
+                    Body=pending,
+                )
+                done.append({"ETag": part["ETag"], "PartNumber": len(done) + 1})
+                size += len(pending)
+                pending = head.pop(0) if head else await anext(rest, None)
+            completed = await client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=s3_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": done},
+            )
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=s3_key, UploadId=upload_id
+                    )
+                except Exception:
+                    logger.warning(
+                        "could not abort multipart upload %s of %s", upload_id, s3_key, exc_info=True
+                    )
+            raise
+        return completed["ETag"], size
+
+    async def get(self, key: str, *, start: int = 0, end: int | None = None) -> ObjectReader:
+        s3_key = self._key(key)
+        if start < 0 or (end is not None and end < start):
+            raise InvalidRange(f"invalid range {start}-{end} for {key}")
+        client = await self._connect()
+        ranged = start > 0 or end is not None
+        try:
+            response = await self._get_object(client, s3_key, start, end, ranged=ranged)
+        except InvalidRange:
+            if start > 0:
+                raise
+            # S3 refuses every range of an empty object, even bytes=0-.
+            response = await self._get_object(client, s3_key, start, end, ranged=False)
+        size = response["ContentLength"]
+        first = start
+        content_range = response.get("ContentRange")
+        if content_range:
+            span, _, total = content_range.removeprefix("bytes ").partition("/")
+            first, size = int(span.partition("-")[0]), int(total)
+        last = size - 1 if end is None else min(end, size - 1)
+        info = ObjectInfo(
+            key=key,
+            size=size,
+            etag=response["ETag"].strip('"'),
+            last_modified=response["LastModified"],
+            content_type=response.get("ContentType", _DEFAULT_CONTENT_TYPE),
+            metadata=response.get("Metadata", {}),
+        )
+        return _S3Reader(response["Body"], info, first, last)
+
+    async def _get_object(
+        self, client: S3Client, s3_key: str, start: int, end: int | None, *, ranged: bool
+    ) -> GetObjectOutputTypeDef:
+        try:
+            if not ranged:
+                return await client.get_object(Bucket=self.bucket, Key=s3_key)
+            span = f"bytes={start}-{'' if end is None else end}"
+            return await client.get_object(Bucket=self.bucket, Key=s3_key, Range=span)
+        except ClientError as exc:
+            raise _translate(exc, self._unkey(s3_key)) from exc
+
+    async def head(self, key: str) -> ObjectInfo:
+        s3_key = self._key(key)
+        client = await self._connect()
+        try:
+            response = await client.head_object(Bucket=self.bucket, Key=s3_key)
+        except ClientError as exc:
+            raise _translate(exc, key) from exc
+        return ObjectInfo(
+            key=key,
+            size=response["ContentLength"],
+            etag=response["ETag"].strip('"'),
+            last_modified=response["LastModified"],
+            content_type=response.get("ContentType", _DEFAULT_CONTENT_TYPE),
+            metadata=response.get("Metadata", {}),
+        )
+
+    async def delete(self, key: str) -> None:
+        s3_key = self._key(key)
+        client = await self._connect()
+        await client.delete_object(Bucket=self.bucket, Key=s3_key)
+
+    async def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        client = await self._connect()
+        paginator = client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+            for item in page.get("Contents", []):
+                key = self._unkey(item["Key"])
+                try:
+                    validate_key(key)
+                except InvalidKey:
+                    continue
+                yield ObjectInfo(
+                    key=key,
+                    size=item["Size"],
+                    etag=item["ETag"].strip('"'),
+                    last_modified=item["LastModified"],
+                )
+
+    async def ping(self) -> None:
+        client = await self._connect()
+        await client.head_bucket(Bucket=self.bucket)
+
+    async def close(self) -> None:
+        async with self._lock:
+            stack, self._stack, self._client = self._stack, None, None
+            if stack is not None:
+                await stack.aclose()
+
+    async def _connect(self) -> S3Client:
+        async with self._lock:
+            if self._client is None:
+                stack = AsyncExitStack()
+                self._client = await stack.enter_async_context(
+                    AioSession().create_client(
+                        "s3",
+                        region_name=self._region,
+                        endpoint_url=self._endpoint_url,
+                        config=self._config,
+                    )
+                )
+                self._stack = stack
+            return self._client
+
+    def _key(self, key: str) -> str:
+        return self.prefix + validate_key(key)
+
+    def _unkey(self, s3_key: str) -> str:
+        return s3_key.removeprefix(self.prefix)
+
+
+class _S3Reader:
+    def __init__(self, body: StreamingBody, info: ObjectInfo, start: int, end: int) -> None:
+        self.info = info
+        self.start = start
+        self.end = end
+        self._body: StreamingBody | None = body
+        self._remaining = end - start + 1
+
+    def __aiter__(self) -> _S3Reader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._body is None or self._remaining <= 0:
+            await self.aclose()
+            raise StopAsyncIteration
+        chunk = await self._body.read(min(CHUNK_SIZE, self._remaining))
+        if not chunk:
+            await self.aclose()
+            raise StopAsyncIteration
+        self._remaining -= len(chunk)
+        return chunk
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self])
+
+    async def aclose(self) -> None:
+        body, self._body = self._body, None
+        if body is not None:
+            body.close()
+
+
+def _translate(exc: ClientError, key: str) -> Exception:
+    error = exc.response.get("Error", {})
+    code = error.get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in ("NoSuchKey", "404", "NotFound"):
+        return ObjectNotFound(key)
+    if code == "InvalidRange" or status == 416:
+        return InvalidRange(f"range not satisfiable for {key}: {error.get('Message', '')}")
+    return exc

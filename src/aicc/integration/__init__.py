@@ -1,0 +1,5 @@
+"""AICC Integration."""
+
+from aicc.integration.service import IntegrationService
+
+__all__ = ["IntegrationService"]

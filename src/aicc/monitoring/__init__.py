@@ -1,0 +1,5 @@
+"""AICC Monitoring."""
+
+from aicc.monitoring.service import MonitoringService
+
+__all__ = ["MonitoringService"]

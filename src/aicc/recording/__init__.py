@@ -1,0 +1,5 @@
+"""AICC Recording."""
+
+from aicc.recording.service import RecordingService
+
+__all__ = ["RecordingService"]

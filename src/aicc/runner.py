@@ -1,0 +1,165 @@
+"""Serve one service, or all four in one process, with clean signal handling.
+
+Each app gets its own uvicorn server on its own port; in all-in-one mode they share one set
+of backends (so the in-process cache and its publish/subscribe reach every service). The
+process owns SIGINT/SIGTERM: the first stops every server gracefully, a second forces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from aicc import __version__
+from aicc.auth.app import create_app as create_auth_app
+from aicc.core.config import ServiceName, Settings, check_production
+from aicc.core.errors import ConfigError
+from aicc.core.logging import configure_logging
+from aicc.core.migrate import upgrade
+from aicc.core.resources import Resources
+from aicc.core.secrets import encryption_key
+from aicc.integration.app import create_app as create_integration_app
+from aicc.monitoring.app import create_app as create_monitoring_app
+from aicc.recording.app import create_app as create_recording_app
+
+AppFactory = Callable[..., FastAPI]
+APP_FACTORIES: dict[ServiceName, AppFactory] = {
+    "monitoring": create_monitoring_app,
+    "recording": create_recording_app,
+    "integration": create_integration_app,
+    "auth": create_auth_app,
+}
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the runner."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass
+class _Bound:
+    name: ServiceName
+    sock: socket.socket
+    app: FastAPI
+    server: _Server
+
+    @property
+    def url(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def run(services: Sequence[ServiceName], settings: Settings) -> int:
+    """Start ``services`` on their configured ports until SIGINT/SIGTERM; return the exit code."""
+    configure_logging(settings.log.level)
+    check_production(settings)
+    if settings.embedded_database or settings.security.encryption_key is None:
+        encryption_key(settings)
+    resources = Resources.open(settings)
+    bound: list[_Bound] = []
+    try:
+        if settings.auto_migrate:
+            await upgrade(resources.database)
+        for name in services:
+            sock = _bind(settings.server.host, settings.server.port(name))
+            app = APP_FACTORIES[name](resources=resources)
+            await app.state.aicc_service.start()
+            config = uvicorn.Config(
+                app,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+                server_header=False,
+                timeout_graceful_shutdown=int(settings.server.shutdown_timeout),
+            )
+            bound.append(_Bound(name, sock, app, _Server(config)))
+        return await _serve(bound, settings)
+    finally:
+        for item in bound:
+            item.sock.close()
+            await item.app.state.aicc_service.stop()
+        await resources.close()
+
+
+async def _serve(bound: list[_Bound], settings: Settings) -> int:
+    loop = asyncio.get_running_loop()
+    stopping = False
+
+    def request_stop() -> None:
+        nonlocal stopping
+        for item in bound:
+            if stopping:
+                item.server.force_exit = True
+            item.server.should_exit = True
+        stopping = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, request_stop)
+    tasks = [asyncio.create_task(item.server.serve([item.sock])) for item in bound]
+    try:
+        while not all(item.server.started for item in bound):
+            if any(task.done() for task in tasks) or stopping:
+                request_stop()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                return 0 if stopping else 1
+            await asyncio.sleep(0.05)
+        _print_banner(bound, settings)
+        await asyncio.gather(*tasks)
+        return 0
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _print_banner(bound: list[_Bound], settings: Settings) -> None:
+    lines = [f"AICC Common Services {__version__} ({settings.server.env})"]
+    for item in bound:
+        lines.append(f"  {item.name:<12} {item.url:<24} docs {item.url}/docs")
+    database = "SQLite (embedded)" if settings.embedded_database else "PostgreSQL"
+    cache = "Redis" if settings.redis_url else "in-process memory"
+    storage = (
+        f"s3://{settings.storage.bucket}"
+        if settings.storage.bucket
+        else f"local disk {settings.object_store_dir}"
+    )
+    lines.append(f"  data folder  {settings.data_dir}")
+    lines.append(f"  database     {database}; cache {cache}; objects {storage}")
+    lines.append("Press Ctrl-C to stop.")
+    print("\n".join(lines), flush=True)
+
+
+def run_sync(services: Sequence[ServiceName], settings: Settings) -> int:
+    try:
+        return asyncio.run(run(services, settings))
+    except ConfigError as exc:
+        print(f"aicc: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    except SystemExit as exc:  # uvicorn exits this way when an app fails to start
+        return exc.code if isinstance(exc.code, int) else 1
