@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -22,10 +23,14 @@ from tests.backends import (
 
 
 @pytest.fixture(autouse=True)
-def _clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _clean_environ(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Keep the developer's own configuration out of tests: no .env, no AICC_*/spec variables."""
     for name in list(os.environ):
-        if name.startswith(("AICC_", "DATABASE_", "REDIS_", "S3_", "JWT_", "ENCRYPTION_")) or name in (
+        if name.startswith(
+            ("AICC_", "DATABASE_", "REDIS_", "S3_", "JWT_", "ENCRYPTION_")
+        ) or name in (
             "LOG_LEVEL",
             "CONNECT_INSTANCE_ID",
         ):
@@ -50,6 +55,15 @@ async def postgres_url() -> AsyncIterator[str]:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs twice: on an SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'aicc.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture

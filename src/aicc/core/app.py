@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -26,10 +25,10 @@ def build_app(service: ServiceBase, routers: Iterable[APIRouter] = ()) -> FastAP
     """The app starts ``service`` in its lifespan and stops it on shutdown."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await service.start()
         try:
-            yield {"service": service}
+            yield
         finally:
             await service.stop()
 
@@ -68,8 +67,8 @@ def _health_router(service: ServiceBase) -> APIRouter:
         summary="Readiness: every backend this service uses, with latency",
         responses={503: {"description": "A backend is down"}},
     )
-    async def readiness(request: Request) -> JSONResponse:
-        result = await request.state.service.readiness()
+    async def readiness() -> JSONResponse:
+        result = await service.readiness()
         body = {"status": "ready" if result["ready"] else "unavailable", "service": service.name}
         body["checks"] = result["checks"]
         return JSONResponse(body, status_code=200 if result["ready"] else 503)

@@ -90,7 +90,12 @@ class RequestContextMiddleware:
                 await self.app(scope, self._limited(receive), send_with_id)
         except Exception:
             error_logger.exception(
-                "unhandled error", extra={"metadata": {"path": scope.get("path")}}
+                "unhandled error",
+                extra={
+                    "metadata": {"method": scope["method"], "path": scope.get("path")},
+                    "request_id": request_id,
+                    "service": self.service,
+                },
             )
             if not state["started"]:
                 body = error_body("internal_error", "Internal server error", request_id)
@@ -110,7 +115,9 @@ class RequestContextMiddleware:
                             "route": template,
                             "status": status,
                             "duration_ms": round(elapsed * 1000, 2),
-                        }
+                        },
+                        "request_id": request_id,
+                        "service": self.service,
                     },
                 )
             request_id_var.reset(rid_token)

@@ -34,7 +34,11 @@ def _scrub(value: Any) -> Any:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        service = service_var.get() or _service_from_logger(record.name)
+        service = (
+            getattr(record, "service", None)
+            or service_var.get()
+            or _service_from_logger(record.name)
+        )
         entry: dict[str, Any] = {
             "timestamp": datetime.fromtimestamp(record.created, UTC)
             .isoformat(timespec="milliseconds")
@@ -44,7 +48,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "metadata": _scrub(getattr(record, "metadata", None) or {}),
         }
-        request_id = request_id_var.get()
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
         if record.exc_info and record.exc_info[0] is not None:

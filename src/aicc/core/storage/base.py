@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -83,6 +90,48 @@ class ObjectReader(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class StreamReader:
+    """An ObjectReader over a backend's ``read(n)`` and ``close()``, stopping after ``end``."""
+
+    def __init__(
+        self,
+        info: ObjectInfo,
+        start: int,
+        end: int,
+        read: Callable[[int], Awaitable[bytes]],
+        close: Callable[[], Awaitable[object]],
+        chunk_size: int = 1024 * 1024,
+    ) -> None:
+        self.info = info
+        self.start = start
+        self.end = end
+        self._read: Callable[[int], Awaitable[bytes]] | None = read
+        self._close = close
+        self._remaining = end - start + 1
+        self._chunk_size = chunk_size
+
+    def __aiter__(self) -> StreamReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = b""
+        if self._read is not None and self._remaining > 0:
+            chunk = await self._read(min(self._chunk_size, self._remaining))
+        if not chunk:
+            await self.aclose()
+            raise StopAsyncIteration
+        self._remaining -= len(chunk)
+        return chunk
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self])
+
+    async def aclose(self) -> None:
+        if self._read is not None:
+            self._read = None
+            await self._close()
 
 
 @runtime_checkable

@@ -6,10 +6,10 @@ Layout under ``root``::
     meta/<key>      JSON sidecar: content type, user metadata, etag, size and file identity
     tmp/            writes in progress, renamed into place when complete
 
-The sidecar mirrors the object tree exactly, so any key that can be stored as an object can
-also be stored as a sidecar. It records the identity (inode, size, mtime) of the data file it
-describes; a sidecar that does not match the file beside it (a crash or a concurrent overwrite
-between the two renames) is ignored in favour of ``stat`` and defaults.
+The sidecar tree mirrors the object tree, so every key that fits one fits the other. A sidecar
+records the identity (inode, size, mtime) of the data file it describes; one that does not match
+the file beside it (after a crash or a racing overwrite between the two renames) is ignored in
+favour of ``stat`` and defaults.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ import os
 import stat
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
-from contextlib import aclosing
+from contextlib import aclosing, suppress
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import anyio
 from anyio import to_thread
@@ -35,13 +37,14 @@ from aicc.core.storage.base import (
     ObjectInfo,
     ObjectNotFound,
     ObjectReader,
+    StreamReader,
     rechunk,
     user_metadata,
     validate_key,
 )
 
 CHUNK_SIZE = 1024 * 1024
-_DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_OCTET_STREAM = "application/octet-stream"
 
 
 class LocalObjectStore:
@@ -51,7 +54,6 @@ class LocalObjectStore:
     backend = "local"
 
     def __init__(self, root: Path) -> None:
-        self._root = root
         self._objects = root / "objects"
         self._meta = root / "meta"
         self._tmp = root / "tmp"
@@ -61,7 +63,7 @@ class LocalObjectStore:
         key: str,
         data: bytes | AsyncIterable[bytes],
         *,
-        content_type: str = _DEFAULT_CONTENT_TYPE,
+        content_type: str = _OCTET_STREAM,
         metadata: dict[str, str] | None = None,
     ) -> ObjectInfo:
         validate_key(key)
@@ -73,11 +75,9 @@ class LocalObjectStore:
                 async for block in blocks:
                     await to_thread.run_sync(upload.write, block)
             st = await to_thread.run_sync(upload.finish)
-            info = ObjectInfo(
-                key=key,
-                size=st.st_size,
+            info = replace(
+                _stat_info(key, st),
                 etag=upload.md5.hexdigest(),
-                last_modified=_mtime(st),
                 content_type=content_type,
                 metadata=normalised,
             )
@@ -133,20 +133,26 @@ class LocalObjectStore:
             "size": info.size,
             "identity": _identity(st),
         }
-        meta_tmp = self._tmp / f"{uuid.uuid4().hex}.meta"
+        meta = _Upload(self._tmp / f"{uuid.uuid4().hex}.meta")
+        placed = False
         try:
-            fd = _create_private(meta_tmp)
-            with os.fdopen(fd, "wb") as meta_file:
-                meta_file.write(json.dumps(sidecar).encode())
-                meta_file.flush()
-                os.fsync(meta_file.fileno())
-            _place(meta_tmp, self._meta / key)
-        except BaseException:
-            meta_tmp.unlink(missing_ok=True)
+            meta.write(json.dumps(sidecar).encode())
+            meta.finish()
+            _place(meta.path, self._meta / key)
+            placed = True
+            _place(tmp, self._objects / key)
+        except BaseException as exc:
+            meta.discard()
+            if placed:
+                with suppress(OSError):
+                    (self._meta / key).unlink()
+            if isinstance(exc, FileExistsError | NotADirectoryError | IsADirectoryError):
+                raise InvalidKey(
+                    f"{key!r} clashes with an object or prefix already stored"
+                ) from exc
             raise
-        _place(tmp, self._objects / key)
 
-    def _open(self, key: str, start: int, end: int | None) -> _LocalReader:
+    def _open(self, key: str, start: int, end: int | None) -> StreamReader:
         try:
             file = (self._objects / key).open("rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -162,7 +168,13 @@ class LocalObjectStore:
         except BaseException:
             file.close()
             raise
-        return _LocalReader(file, info, start, last if end is None else min(end, last))
+        return StreamReader(
+            info,
+            start,
+            last if end is None else min(end, last),
+            read=partial(to_thread.run_sync, file.read),
+            close=partial(to_thread.run_sync, file.close),
+        )
 
     def _head(self, key: str) -> ObjectInfo:
         try:
@@ -174,102 +186,58 @@ class LocalObjectStore:
         return self._info(key, st)
 
     def _info(self, key: str, st: os.stat_result) -> ObjectInfo:
-        sidecar = self._read_sidecar(key)
-        if sidecar is None or sidecar.get("identity") != _identity(st):
-            return ObjectInfo(
-                key=key,
-                size=st.st_size,
-                etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
-                last_modified=_mtime(st),
-            )
-        return ObjectInfo(
-            key=key,
-            size=st.st_size,
-            etag=str(sidecar["etag"]),
-            last_modified=_mtime(st),
-            content_type=str(sidecar.get("content_type", _DEFAULT_CONTENT_TYPE)),
-            metadata={str(k): str(v) for k, v in dict(sidecar.get("metadata", {})).items()},
-        )
-
-    def _read_sidecar(self, key: str) -> dict[str, Any] | None:
+        info = _stat_info(key, st)
         try:
             sidecar = json.loads((self._meta / key).read_bytes())
-        except (OSError, ValueError):
-            return None
-        return sidecar if isinstance(sidecar, dict) else None
+            if sidecar["identity"] != _identity(st):
+                return info
+            return replace(
+                info,
+                etag=str(sidecar["etag"]),
+                content_type=str(sidecar["content_type"]),
+                metadata={str(k): str(v) for k, v in sidecar["metadata"].items()},
+            )
+        except (OSError, ValueError, LookupError, TypeError, AttributeError):
+            return info
 
     def _delete(self, key: str) -> None:
         for path in (self._objects / key, self._meta / key):
-            try:
+            with suppress(NotADirectoryError):
                 if not path.is_dir():
                     path.unlink(missing_ok=True)
-            except NotADirectoryError:
-                pass
 
     def _scan(self, directory: str, prefix: str) -> builtins.list[ObjectInfo | str]:
         """One directory's objects matching ``prefix`` and subdirectories that may hold some,
         in reverse key order (a subdirectory ``d`` sorts as ``d/``)."""
-        found: builtins.list[tuple[str, ObjectInfo | str]] = []
         try:
             with os.scandir(self._objects / directory) as it:
-                for entry in it:
-                    key = f"{directory}{entry.name}"
-                    if entry.is_dir(follow_symlinks=False):
-                        sub = f"{key}/"
-                        if _valid(key) and (sub.startswith(prefix) or prefix.startswith(sub)):
-                            found.append((sub, sub))
-                    elif key.startswith(prefix) and _valid(key):
-                        try:
-                            st = entry.stat(follow_symlinks=False)
-                        except FileNotFoundError:
-                            continue
-                        if stat.S_ISREG(st.st_mode):
-                            found.append((key, self._info(key, st)))
+                entries = [(f"{directory}{entry.name}", entry) for entry in it]
         except (FileNotFoundError, NotADirectoryError):
             return []
+        found: builtins.list[tuple[str, ObjectInfo | str]] = []
+        for key, entry in entries:
+            if not _valid(key):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if (sub := f"{key}/").startswith(prefix) or prefix.startswith(sub):
+                    found.append((sub, sub))
+            elif key.startswith(prefix):
+                with suppress(FileNotFoundError):
+                    st = entry.stat(follow_symlinks=False)
+                    if stat.S_ISREG(st.st_mode):
+                        info = self._info(key, st)
+                        found.append((key, replace(info, content_type=_OCTET_STREAM, metadata={})))
         found.sort(key=lambda item: item[0], reverse=True)
         return [item for _, item in found]
 
     def _ping(self) -> None:
         self._prepare()
-        probe = self._tmp / f"{uuid.uuid4().hex}.ping"
-        fd = _create_private(probe)
+        probe = _Upload(self._tmp / f"{uuid.uuid4().hex}.ping")
         try:
-            os.write(fd, b"ping")
+            probe.write(b"ping")
+            probe.finish()
         finally:
-            os.close(fd)
-            probe.unlink()
-
-
-class _LocalReader:
-    def __init__(self, file: BinaryIO, info: ObjectInfo, start: int, end: int) -> None:
-        self.info = info
-        self.start = start
-        self.end = end
-        self._file: BinaryIO | None = file
-        self._remaining = end - start + 1
-
-    def __aiter__(self) -> _LocalReader:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._file is None or self._remaining <= 0:
-            await self.aclose()
-            raise StopAsyncIteration
-        chunk = await to_thread.run_sync(self._file.read, min(CHUNK_SIZE, self._remaining))
-        if not chunk:
-            await self.aclose()
-            raise StopAsyncIteration
-        self._remaining -= len(chunk)
-        return chunk
-
-    async def read(self) -> bytes:
-        return b"".join([chunk async for chunk in self])
-
-    async def aclose(self) -> None:
-        file, self._file = self._file, None
-        if file is not None:
-            await to_thread.run_sync(file.close)
+            probe.discard()
 
 
 def _valid(key: str) -> bool:
@@ -335,9 +303,14 @@ def _place(source: Path, target: Path) -> None:
             os.close(fd)
 
 
+def _stat_info(key: str, st: os.stat_result) -> ObjectInfo:
+    return ObjectInfo(
+        key=key,
+        size=st.st_size,
+        etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
+        last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
+    )
+
+
 def _identity(st: os.stat_result) -> builtins.list[int]:
     return [st.st_ino, st.st_size, st.st_mtime_ns]
-
-
-def _mtime(st: os.stat_result) -> datetime:
-    return datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC)

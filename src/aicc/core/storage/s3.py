@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import AsyncExitStack, aclosing
@@ -20,21 +21,20 @@ from aicc.core.storage.base import (
     ObjectInfo,
     ObjectNotFound,
     ObjectReader,
+    StreamReader,
     rechunk,
     user_metadata,
     validate_key,
 )
 
 if TYPE_CHECKING:
-    from aiobotocore.response import StreamingBody
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_s3.type_defs import CompletedPartTypeDef, GetObjectOutputTypeDef
 
 logger = logging.getLogger(__name__)
 
 MIN_PART_SIZE = 5 * 1024 * 1024
-CHUNK_SIZE = 1024 * 1024
-_DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_OCTET_STREAM = "application/octet-stream"
 
 
 class S3ObjectStore:
@@ -79,7 +79,7 @@ class S3ObjectStore:
         key: str,
         data: bytes | AsyncIterable[bytes],
         *,
-        content_type: str = _DEFAULT_CONTENT_TYPE,
+        content_type: str = _OCTET_STREAM,
         metadata: dict[str, str] | None = None,
     ) -> ObjectInfo:
         s3_key = self._key(key)
@@ -99,7 +99,7 @@ class S3ObjectStore:
                 etag, size = response["ETag"], len(first)
             else:
                 etag, size = await self._multipart(
-                    client, s3_key, [first, second], parts, content_type, normalised
+                    client, s3_key, _chain((first, second), parts), content_type, normalised
                 )
         return ObjectInfo(
             key=key,
@@ -114,8 +114,7 @@ class S3ObjectStore:
         self,
         client: S3Client,
         s3_key: str,
-        head: list[bytes],
-        rest: AsyncIterator[bytes],
+        parts: AsyncIterator[bytes],
         content_type: str,
         metadata: dict[str, str],
     ) -> tuple[str, int]:
@@ -123,21 +122,16 @@ class S3ObjectStore:
             Bucket=self.bucket, Key=s3_key, ContentType=content_type, Metadata=metadata
         )
         upload_id = created["UploadId"]
-        done: list[CompletedPartTypeDef] = []
+        done: builtins.list[CompletedPartTypeDef] = []
         size = 0
         try:
-            pending: bytes | None = head.pop(0)
-            while pending is not None:
+            async for body in parts:
+                number = len(done) + 1
                 part = await client.upload_part(
-                    Bucket=self.bucket,
-                    Key=s3_key,
-                    UploadId=upload_id,
-                    PartNumber=len(done) + 1,
-                    Body=pending,
+                    Bucket=self.bucket, Key=s3_key, UploadId=upload_id, PartNumber=number, Body=body
                 )
-                done.append({"ETag": part["ETag"], "PartNumber": len(done) + 1})
-                size += len(pending)
-                pending = head.pop(0) if head else await anext(rest, None)
+                done.append({"ETag": part["ETag"], "PartNumber": number})
+                size += len(body)
             completed = await client.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=s3_key,
@@ -152,24 +146,27 @@ class S3ObjectStore:
                     )
                 except Exception:
                     logger.warning(
-                        "could not abort multipart upload %s of %s", upload_id, s3_key, exc_info=True
+                        "could not abort multipart upload %s of %s",
+                        upload_id,
+                        s3_key,
+                        exc_info=True,
                     )
             raise
         return completed["ETag"], size
 
     async def get(self, key: str, *, start: int = 0, end: int | None = None) -> ObjectReader:
-        s3_key = self._key(key)
+        validate_key(key)
         if start < 0 or (end is not None and end < start):
             raise InvalidRange(f"invalid range {start}-{end} for {key}")
         client = await self._connect()
-        ranged = start > 0 or end is not None
+        span = f"bytes={start}-{'' if end is None else end}" if start or end is not None else None
         try:
-            response = await self._get_object(client, s3_key, start, end, ranged=ranged)
+            response = await self._get_object(client, key, span)
         except InvalidRange:
             if start > 0:
                 raise
             # S3 refuses every range of an empty object, even bytes=0-.
-            response = await self._get_object(client, s3_key, start, end, ranged=False)
+            response = await self._get_object(client, key, None)
         size = response["ContentLength"]
         first = start
         content_range = response.get("ContentRange")
@@ -182,21 +179,22 @@ class S3ObjectStore:
             size=size,
             etag=response["ETag"].strip('"'),
             last_modified=response["LastModified"],
-            content_type=response.get("ContentType", _DEFAULT_CONTENT_TYPE),
+            content_type=response.get("ContentType", _OCTET_STREAM),
             metadata=response.get("Metadata", {}),
         )
-        return _S3Reader(response["Body"], info, first, last)
+        body = response["Body"]
+        return StreamReader(info, first, last, read=body.read, close=body.aclose)
 
     async def _get_object(
-        self, client: S3Client, s3_key: str, start: int, end: int | None, *, ranged: bool
+        self, client: S3Client, key: str, span: str | None
     ) -> GetObjectOutputTypeDef:
         try:
-            if not ranged:
-                return await client.get_object(Bucket=self.bucket, Key=s3_key)
-            span = f"bytes={start}-{'' if end is None else end}"
-            return await client.get_object(Bucket=self.bucket, Key=s3_key, Range=span)
+            if span is None:
+                return await client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return await client.get_object(Bucket=self.bucket, Key=self._key(key), Range=span)
         except ClientError as exc:
-            raise _translate(exc, self._unkey(s3_key)) from exc
+            _raise_mapped(exc, key)
+            raise
 
     async def head(self, key: str) -> ObjectInfo:
         s3_key = self._key(key)
@@ -204,13 +202,14 @@ class S3ObjectStore:
         try:
             response = await client.head_object(Bucket=self.bucket, Key=s3_key)
         except ClientError as exc:
-            raise _translate(exc, key) from exc
+            _raise_mapped(exc, key)
+            raise
         return ObjectInfo(
             key=key,
             size=response["ContentLength"],
             etag=response["ETag"].strip('"'),
             last_modified=response["LastModified"],
-            content_type=response.get("ContentType", _DEFAULT_CONTENT_TYPE),
+            content_type=response.get("ContentType", _OCTET_STREAM),
             metadata=response.get("Metadata", {}),
         )
 
@@ -247,6 +246,8 @@ class S3ObjectStore:
                 await stack.aclose()
 
     async def _connect(self) -> S3Client:
+        if self._client is not None:
+            return self._client
         async with self._lock:
             if self._client is None:
                 stack = AsyncExitStack()
@@ -268,43 +269,18 @@ class S3ObjectStore:
         return s3_key.removeprefix(self.prefix)
 
 
-class _S3Reader:
-    def __init__(self, body: StreamingBody, info: ObjectInfo, start: int, end: int) -> None:
-        self.info = info
-        self.start = start
-        self.end = end
-        self._body: StreamingBody | None = body
-        self._remaining = end - start + 1
-
-    def __aiter__(self) -> _S3Reader:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._body is None or self._remaining <= 0:
-            await self.aclose()
-            raise StopAsyncIteration
-        chunk = await self._body.read(min(CHUNK_SIZE, self._remaining))
-        if not chunk:
-            await self.aclose()
-            raise StopAsyncIteration
-        self._remaining -= len(chunk)
-        return chunk
-
-    async def read(self) -> bytes:
-        return b"".join([chunk async for chunk in self])
-
-    async def aclose(self) -> None:
-        body, self._body = self._body, None
-        if body is not None:
-            body.close()
+async def _chain(head: tuple[bytes, ...], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for part in head:
+        yield part
+    async for part in rest:
+        yield part
 
 
-def _translate(exc: ClientError, key: str) -> Exception:
+def _raise_mapped(exc: ClientError, key: str) -> None:
     error = exc.response.get("Error", {})
     code = error.get("Code", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code in ("NoSuchKey", "404", "NotFound"):
-        return ObjectNotFound(key)
+        raise ObjectNotFound(key) from exc
     if code == "InvalidRange" or status == 416:
-        return InvalidRange(f"range not satisfiable for {key}: {error.get('Message', '')}")
-    return exc
+        raise InvalidRange(f"range not satisfiable for {key}") from exc
