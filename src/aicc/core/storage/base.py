@@ -44,7 +44,7 @@ def user_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     normalised: dict[str, str] = {}
     for name, value in (metadata or {}).items():
         if not name or not name.isascii() or not value.isascii():
-            raise ValueError(f"object metadata must be non-empty ASCII: {name!r}={value!r}")
+            raise ValueError(f"object metadata must be non-empty ASCII: {name!r}")
         normalised[name.lower()] = value
     return normalised
 
