@@ -99,6 +99,44 @@ class ConnectSettings(BaseSettings):
     instance_id: str | None = None
 
 
+class AuthSettings(BaseSettings):
+    """Token issuing and checking; every service reads the verification half."""
+
+    model_config = _group("AICC_AUTH_")
+
+    url: str | None = None
+    """Where the auth service is reached (JWKS); defaults to the local auth port."""
+    issuer: str | None = None
+    audience: str = "aicc"
+    access_token_ttl: int = Field(900, ge=60, le=86400)
+    session_idle_timeout: int = Field(1800, ge=60)
+    session_max_lifetime: int = Field(12 * 3600, ge=300)
+    leeway: int = Field(30, ge=0, le=300)
+    jwks_min_refresh_interval: float = Field(30.0, ge=0)
+    revocation_recheck_interval: float = Field(5.0, gt=0)
+    lockout_threshold: int = Field(10, ge=1, le=100)
+    lockout_window: int = Field(900, ge=1)
+    lockout_duration: int = Field(900, ge=1)
+    ip_failure_limit: int = Field(30, ge=1)
+    ip_failure_window: int = Field(300, ge=1)
+    mfa_required_roles: list[str] = Field(default_factory=list)
+    self_registration: bool = False
+    password_hash_memory_kib: int = Field(19456, ge=8192)
+    password_hash_time_cost: int = Field(2, ge=1)
+    bootstrap_admin_username: str = Field("admin", validation_alias="AICC_BOOTSTRAP_ADMIN_USERNAME")
+    bootstrap_admin_password: SecretStr | None = Field(
+        None, validation_alias="AICC_BOOTSTRAP_ADMIN_PASSWORD"
+    )
+    sso_providers: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("mfa_required_roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [r.strip().upper() for r in value.split(",") if r.strip()]
+        return value
+
+
 class Settings(BaseModel):
     """Everything a service needs to run, one group per subsystem."""
 
@@ -109,6 +147,7 @@ class Settings(BaseModel):
     security: SecuritySettings
     log: LogSettings
     connect: ConnectSettings
+    auth: AuthSettings
 
     @property
     def data_dir(self) -> Path:
@@ -132,6 +171,19 @@ class Settings(BaseModel):
     @property
     def object_store_dir(self) -> Path:
         return self.data_dir / "objects"
+
+    @property
+    def auth_url(self) -> str:
+        if self.auth.url:
+            return self.auth.url.rstrip("/")
+        host = self.server.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.server.auth_port}"
+
+    @property
+    def token_issuer(self) -> str:
+        return self.auth.issuer or self.auth_url
 
     @property
     def auto_migrate(self) -> bool:
@@ -162,6 +214,7 @@ _GROUPS: dict[str, type[BaseSettings]] = {
     "security": SecuritySettings,
     "log": LogSettings,
     "connect": ConnectSettings,
+    "auth": AuthSettings,
 }
 
 
@@ -235,7 +288,8 @@ def effective_config(settings: Settings) -> dict[str, Any]:
         for key, value in values.items():
             raw = getattr(getattr(settings, group), key)
             if isinstance(raw, SecretStr):
-                values[key] = "***" if group == "security" else mask_url(raw.get_secret_value())
+                secret = group in ("security", "auth")
+                values[key] = "***" if secret else mask_url(raw.get_secret_value())
             elif value is None and key == "encryption_key":
                 values[key] = "(generated in the data folder)"
         out[group] = values
@@ -247,4 +301,9 @@ def effective_config(settings: Settings) -> dict[str, Any]:
         else str(settings.object_store_dir)
     )
     out["server"]["data_dir"] = str(settings.data_dir)
+    out["auth"]["effective_url"] = settings.auth_url
+    out["auth"]["sso_providers"] = [
+        {k: ("***" if "secret" in k else v) for k, v in provider.items()}
+        for provider in settings.auth.sso_providers
+    ]
     return out

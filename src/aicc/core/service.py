@@ -13,12 +13,16 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
+import httpx2
+
 from aicc.core.config import ServiceName, Settings, check_production, load_settings
 from aicc.core.errors import ConfigError
 from aicc.core.metrics import AppMetrics, DatabaseMetrics
 from aicc.core.migrate import status as migration_status
 from aicc.core.migrate import upgrade
 from aicc.core.resources import Resources
+from aicc.core.revocation import SessionRevocations
+from aicc.core.tokens import KeyLookup, RemoteJwks, TokenVerifier
 
 Backend = str  # "database" | "cache" | "storage"
 
@@ -40,6 +44,9 @@ class ServiceBase:
         self._resources = resources
         self._owns_resources = resources is None
         self._metrics: AppMetrics | None = None
+        self._verifier: TokenVerifier | None = None
+        self._revocations: SessionRevocations | None = None
+        self._http: httpx2.AsyncClient | None = None
         self.started = False
         self.logger = logging.getLogger(f"aicc.{self.name}")
 
@@ -54,6 +61,25 @@ class ServiceBase:
         if self._resources is None:
             raise RuntimeError(f"{type(self).__name__} is not started; await start() first")
         return self._resources
+
+    @property
+    def token_verifier(self) -> TokenVerifier:
+        if self._verifier is None:
+            raise RuntimeError(f"{type(self).__name__} is not started; await start() first")
+        return self._verifier
+
+    @property
+    def revocations(self) -> SessionRevocations:
+        if self._revocations is None:
+            raise RuntimeError(f"{type(self).__name__} is not started; await start() first")
+        return self._revocations
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        """The outgoing HTTP client of this service (built at start, closed at stop)."""
+        if self._http is None:
+            raise RuntimeError(f"{type(self).__name__} is not started; await start() first")
+        return self._http
 
     @property
     def metrics(self) -> AppMetrics:
@@ -76,8 +102,10 @@ class ServiceBase:
             self._resources = Resources.open(self.settings)
         try:
             await self._ensure_schema()
+            await self._start_security()
             await self.on_start()
         except BaseException:
+            await self._stop_security()
             await self._close_resources()
             raise
         self.started = True
@@ -89,6 +117,7 @@ class ServiceBase:
         try:
             await self.on_stop()
         finally:
+            await self._stop_security()
             await self._close_resources()
 
     async def on_start(self) -> None:
@@ -96,6 +125,45 @@ class ServiceBase:
 
     async def on_stop(self) -> None:
         """Hook for subclasses: stop background jobs."""
+
+    def token_keys(self) -> KeyLookup | None:
+        """Where verification keys come from: the auth service's JWKS over HTTP.
+
+        None in the shared-secret (HS256) mode. The auth service overrides this with its own
+        key store, so it never calls itself.
+        """
+        if hs256_secret(self.settings) is not None:
+            return None
+        return RemoteJwks(
+            f"{self.settings.auth_url}/.well-known/jwks.json",
+            self.http,
+            min_interval=self.settings.auth.jwks_min_refresh_interval,
+        )
+
+    async def _start_security(self) -> None:
+        auth = self.settings.auth
+        self._http = httpx2.AsyncClient(timeout=httpx2.Timeout(10.0, connect=3.0))
+        self._revocations = SessionRevocations(
+            self.resources.cache,
+            retention=auth.access_token_ttl + auth.leeway + 60,
+            recheck_interval=auth.revocation_recheck_interval,
+        )
+        await self._revocations.start()
+        self._verifier = TokenVerifier(
+            issuer=self.settings.token_issuer,
+            audience=auth.audience,
+            keys=self.token_keys(),
+            revocations=self._revocations,
+            hs256_secret=hs256_secret(self.settings),
+            leeway=auth.leeway,
+        )
+
+    async def _stop_security(self) -> None:
+        if self._revocations is not None:
+            await self._revocations.stop()
+        if self._http is not None:
+            await self._http.aclose()
+        self._verifier = self._revocations = self._http = None
 
     async def _ensure_schema(self) -> None:
         if "database" not in self.backends:
@@ -136,6 +204,16 @@ class ServiceBase:
             for name, result in zip(names, results, strict=True)
         }
         return {"ready": all(c["status"] == "up" for c in checks.values()), "checks": checks}
+
+
+def hs256_secret(settings: Settings) -> bytes | None:
+    """``JWT_SECRET`` as bytes, or None; shorter than 256 bits is refused (RFC 8725 §3.5)."""
+    if settings.security.jwt_secret is None:
+        return None
+    secret = settings.security.jwt_secret.get_secret_value().encode()
+    if len(secret) < 32:
+        raise ConfigError("JWT_SECRET must be at least 32 bytes (256 bits) for HS256")
+    return secret
 
 
 async def _probe(check: Callable[[], Awaitable[None]], timeout: float) -> dict[str, Any]:

@@ -1,0 +1,128 @@
+"""Shared by the benchmark scripts: one measured run, medians over rounds, ratios, metadata."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from loadgen import Request, Scenario, loop_factory, pin_self, run_load
+from servers import CpuWindow, ServerProcess
+
+CLIENT_CPU = 0
+SERVER_CPU = 1
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def new_runner() -> asyncio.Runner:
+    return asyncio.Runner(loop_factory=loop_factory())
+
+
+def measure(
+    runner: asyncio.Runner,
+    server: ServerProcess,
+    path: str,
+    *,
+    request: Request | None = None,
+    scenario: Scenario | None = None,
+    connections: int = 32,
+    duration: float = 10.0,
+    warmup: float = 2.0,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """One load run against a started server: load-generator numbers plus its CPU use."""
+    window = CpuWindow(server)
+    result = runner.run(
+        run_load(
+            server.url + path,
+            request=request,
+            scenario=scenario,
+            connections=connections,
+            duration=duration,
+            warmup=warmup,
+            timeout=timeout,
+            on_start=[window.start],
+            on_stop=[window.stop],
+        )
+    )
+    result.update(window.result(result["requests"], result["client_cpu"]))
+    result["clean"] = bool(result["saturated"] and result["errors"]["total"] == 0)
+    return result
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 3) if present else None
+
+
+def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the clean runs (server saturated, no errors), or over all when none is."""
+    clean = [r for r in runs if r["clean"]]
+    use = clean or list(runs)
+    return {
+        "rps": _median(r["rps"] for r in use),
+        "p50_ms": _median(r["latency_ms"]["p50"] for r in use),
+        "p90_ms": _median(r["latency_ms"]["p90"] for r in use),
+        "p99_ms": _median(r["latency_ms"]["p99"] for r in use),
+        "server_cpu_us_per_req": _median(r["server_cpu_us_per_req"] for r in use),
+        "server_cores": _median(r["server_cores"] for r in use),
+        "client_cores": _median(r["client_cpu"] for r in use),
+        "rps_range": [min(r["rps"] for r in use), max(r["rps"] for r in use)] if use else None,
+        "errors": sum(r["errors"]["total"] for r in runs),
+        "runs": len(runs),
+        "clean_runs": len(clean),
+        "median_of": "clean" if clean else "all",
+        "max_server_core_foreign": max((r.get("server_core_foreign", 0) for r in runs), default=0),
+    }
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def ratios(summary: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float | None]:
+    """``summary`` divided by ``baseline``: rps < 1 and cpu/latency > 1 mean slower."""
+    return {
+        "rps": _ratio(summary["rps"], baseline["rps"]),
+        "server_cpu_us_per_req": _ratio(
+            summary["server_cpu_us_per_req"], baseline["server_cpu_us_per_req"]
+        ),
+        "p50_ms": _ratio(summary["p50_ms"], baseline["p50_ms"]),
+        "p99_ms": _ratio(summary["p99_ms"], baseline["p99_ms"]),
+    }
+
+
+def _version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def environment(**settings: Any) -> dict[str, Any]:
+    """Run metadata: machine, versions, load at start, the settings used."""
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "versions": {
+            n: _version(n) for n in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools")
+        },
+        "client_cpu": CLIENT_CPU,
+        "server_cpu": SERVER_CPU,
+        **settings,
+    }
+
+
+def pin_client(cpu: int | None = CLIENT_CPU) -> None:
+    pin_self(cpu)
