@@ -8,7 +8,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -38,9 +38,13 @@ def measure(
     duration: float = 10.0,
     warmup: float = 2.0,
     timeout: float | None = None,
+    others: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One load run against a started server: load-generator numbers plus its CPU use."""
-    window = CpuWindow(server)
+    """One load run against a started server: load-generator numbers plus its CPU use.
+
+    ``others``: name -> root pid of further process trees (e.g. postgres) whose CPU to report.
+    """
+    window = CpuWindow(server, others)
     result = runner.run(
         run_load(
             server.url + path,

@@ -67,6 +67,24 @@ def tree_cpu_seconds(root: int) -> float:
     return total
 
 
+def find_root(comm: str) -> int | None:
+    """PID of the oldest process named ``comm`` whose parent is not (e.g. the postmaster)."""
+    names: dict[int, str] = {}
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/comm") as f:
+                names[int(name)] = f.read().strip()
+        except OSError:
+            continue
+        if (info := _stat(int(name))) is not None:
+            parents[int(name)] = info[0]
+    roots = [p for p, n in names.items() if n == comm and names.get(parents.get(p, 0)) != comm]
+    return min(roots) if roots else None
+
+
 def core_jiffies() -> dict[int, tuple[int, int, int]]:
     """Per core: (busy, steal, total) jiffies from /proc/stat."""
     cores: dict[int, tuple[int, int, int]] = {}
@@ -204,19 +222,26 @@ class ServerProcess:
 class CpuWindow:
     """CPU use over one measured window; pass ``start``/``stop`` as load-generator hooks."""
 
-    def __init__(self, server: ServerProcess) -> None:
+    def __init__(self, server: ServerProcess, others: Mapping[str, int] | None = None) -> None:
+        """``others``: name -> root pid of further process trees to report (e.g. postgres)."""
         self.server = server
+        self.others = dict(others or {})
         self._t = [0.0, 0.0]
         self._cpu = [0.0, 0.0]
+        self._other: list[dict[str, float]] = [{}, {}]
         self._cores: list[dict[int, tuple[int, int, int]]] = [{}, {}]
 
+    def _snapshot(self, i: int) -> None:
+        self._cores[i], self._cpu[i] = core_jiffies(), self.server.cpu_seconds()
+        self._other[i] = {name: tree_cpu_seconds(pid) for name, pid in self.others.items()}
+
     def start(self) -> None:
-        self._cores[0], self._cpu[0] = core_jiffies(), self.server.cpu_seconds()
+        self._snapshot(0)
         self._t[0] = time.perf_counter()
 
     def stop(self) -> None:
         self._t[1] = time.perf_counter()
-        self._cores[1], self._cpu[1] = core_jiffies(), self.server.cpu_seconds()
+        self._snapshot(1)
 
     def result(self, requests: int, client_cpu: float | None = None) -> dict[str, Any]:
         elapsed = self._t[1] - self._t[0]
@@ -243,4 +268,9 @@ class CpuWindow:
             result["server_core_foreign"] = round(max(foreign, 0.0), 3)
         if client_cpu is not None:
             result["client_cores"] = client_cpu
+        if self.others and elapsed > 0:
+            result["other_cores"] = {
+                name: round((self._other[1][name] - self._other[0][name]) / elapsed, 3)
+                for name in self.others
+            }
         return result

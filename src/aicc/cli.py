@@ -18,7 +18,7 @@ from aicc.core.config import (
     load_settings,
 )
 from aicc.core.db import Database
-from aicc.core.errors import ConfigError
+from aicc.core.errors import AppError, ConfigError
 from aicc.core.migrate import status as migration_status
 from aicc.core.migrate import upgrade
 from aicc.core.secrets import ensure_data_dir
@@ -49,6 +49,22 @@ def _parser() -> argparse.ArgumentParser:
     db_up = db.add_parser("upgrade", help="apply migrations")
     db_up.add_argument("revision", nargs="?", default="head")
     db.add_parser("current", help="show the applied and the expected revision")
+
+    auth = commands.add_parser("auth", help="auth service administration").add_subparsers(
+        dest="auth_command", required=True
+    )
+    auth.add_parser("rotate-keys", help="make a new token signing key; old keys stay published")
+
+    users = commands.add_parser("users", help="user administration").add_subparsers(
+        dest="users_command", required=True
+    )
+    create = users.add_parser("create", help="create a user (password generated unless given)")
+    create.add_argument("username")
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", action="append", dest="roles", metavar="ROLE")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
 
     config = commands.add_parser("config", help="configuration").add_subparsers(
         dest="config_command", required=True
@@ -93,6 +109,24 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _auth(args: argparse.Namespace, settings: Settings) -> int:
+    from aicc.auth import commands as auth_commands
+
+    if args.command == "auth":
+        result = await auth_commands.rotate_keys(settings)
+    else:
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+        result = await auth_commands.create_user(
+            settings,
+            username=args.username,
+            email=args.email,
+            roles=args.roles or ["VIEWER"],
+            password=password,
+        )
+    print(json.dumps(result))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -103,8 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_sync(_services(args), settings)
         if args.command == "db":
             return asyncio.run(_db(args, settings))
+        if args.command in ("auth", "users"):
+            return asyncio.run(_auth(args, settings))
         print(json.dumps(effective_config(settings), indent=2))
         return 0
     except ConfigError as exc:
         print(f"aicc: {exc}", file=sys.stderr)
         return 2
+    except AppError as exc:
+        print(f"aicc: {exc.message} ({exc.error_code})", file=sys.stderr)
+        return 1

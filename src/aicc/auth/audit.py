@@ -99,4 +99,10 @@ async def search(
     async with database.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
         total = (await conn.execute(count)).scalar_one()
-    return [dict(row) for row in rows], int(total)
+    return [_aware(dict(row)) for row in rows], int(total)
+
+
+def _aware(values: dict[str, Any]) -> dict[str, Any]:
+    at = values["at"]
+    values["at"] = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return values

@@ -20,7 +20,7 @@ from aicc.auth.bruteforce import LoginGuard
 from aicc.auth.keys import KeyStore, SharedSecretSigner
 from aicc.auth.passwords import PasswordHasher
 from aicc.core.crypto import SecretBox, derive_key
-from aicc.core.errors import Unauthorized
+from aicc.core.errors import ConfigError, Unauthorized
 from aicc.core.permissions import Role, parse_role
 from aicc.core.secrets import encryption_key
 from aicc.core.service import Backend, ServiceBase, hs256_secret
@@ -106,6 +106,12 @@ class AuthBase(ServiceBase):
             self._signer = self._keystore
             self._key_reloader = asyncio.create_task(self._reload_keys(), name="aicc-auth-keys")
         await self.on_auth_started()
+
+    async def rotate_signing_key(self) -> str:
+        """Make a new signing key (``aicc auth rotate-keys``); returns its ``kid``."""
+        if self._keystore is None:
+            raise ConfigError("JWT_SECRET is set: HS256 mode has no signing keys to rotate")
+        return await self._keystore.rotate()
 
     async def on_auth_started(self) -> None:
         """Hook for the assembled facade (bootstrap of the first admin)."""

@@ -21,8 +21,12 @@ from aicc.core.permissions import Role
 class AuthService(LoginMixin, AccountsMixin, SelfServiceMixin, MfaMixin, SsoMixin):
     """Users, JWT, role-based access control, MFA, SSO, sessions and audit."""
 
+    bootstrap_on_start = True
+    """Create the first SUPER_ADMIN when there are no users (off for CLI commands)."""
+
     async def on_auth_started(self) -> None:
-        await self._bootstrap_admin()
+        if self.bootstrap_on_start:
+            await self._bootstrap_admin()
 
     async def _bootstrap_admin(self) -> None:
         """No default accounts: on the first start, one SUPER_ADMIN with the configured or a

@@ -37,6 +37,14 @@ def email_key(email: str) -> str:
     return email.strip().casefold()
 
 
+def _aware(values: dict[str, Any]) -> dict[str, Any]:
+    """SQLite hands back naive datetimes; every timestamp here is UTC."""
+    return {
+        k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
+        for k, v in values.items()
+    }
+
+
 async def by_username(conn: AsyncConnection, username: str) -> Row[Any] | None:
     result = await conn.execute(select(u).where(u.c.username_key == username_key(username)))
     return result.first()
@@ -179,7 +187,7 @@ async def search(
         .limit(limit)
         .offset(offset)
     )
-    items = [dict(row) for row in rows.mappings()]
+    items = [_aware(dict(row)) for row in rows.mappings()]
     if items:
         ids = [item["id"] for item in items]
         role_rows = await conn.execute(select(r).where(r.c.user_id.in_(ids)))
@@ -205,6 +213,6 @@ async def profile(conn: AsyncConnection, user_id: str) -> dict[str, Any] | None:
     )
     if row is None:
         return None
-    result = dict(row)
+    result = _aware(dict(row))
     result["roles"] = await roles_of(conn, user_id)
     return result
