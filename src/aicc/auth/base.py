@@ -20,7 +20,7 @@ from aicc.auth.bruteforce import LoginGuard
 from aicc.auth.keys import KeyStore, SharedSecretSigner
 from aicc.auth.passwords import PasswordHasher
 from aicc.core.crypto import SecretBox, derive_key
-from aicc.core.errors import ConfigError, Unauthorized
+from aicc.core.errors import ConfigError, Unauthorized, ValidationFailed
 from aicc.core.permissions import Role, parse_role
 from aicc.core.secrets import encryption_key
 from aicc.core.service import Backend, ServiceBase, hs256_secret
@@ -240,4 +240,7 @@ class AuthBase(ServiceBase):
 
     @staticmethod
     def parse_roles(values: list[str] | None, default: Role = Role.VIEWER) -> list[Role]:
-        return [parse_role(v) for v in values] if values else [default]
+        try:
+            return [parse_role(v) for v in values] if values else [default]
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), code="invalid_role") from None

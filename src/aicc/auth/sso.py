@@ -264,6 +264,7 @@ class SsoMixin(AuthBase):
             before = await users.roles_of(conn, row.user_id)
             if sorted(before) != sorted(roles):
                 await users.set_roles(conn, row.user_id, [Role(r) for r in roles])
+                await self.refresh_claims_of_user(conn, row.user_id)
                 await audit.record(
                     conn,
                     "roles_changed",
