@@ -142,7 +142,16 @@ def run(
         for round_no in range(1, rounds + 1):
             if baseline:
                 tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-                runs["bare_health"].append(run_variant(runner, variants()[0], tmp, **load))
+                runs["bare_health"].append(
+                    run_variant(
+                        runner,
+                        variants()[0],
+                        tmp,
+                        duration=duration,
+                        warmup=warmup,
+                        connections=connections,
+                    )
+                )
             with peer(db) as p:
                 runs["users_me"].append(measure_me(runner, p, **load))
                 runs["login"].append(measure_login(runner, p, **load))

@@ -90,7 +90,7 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 3) if a is not None and b else None
+    return float(f"{a / b:.4g}") if a is not None and b else None  # 4 significant digits
 
 
 def ratios(summary: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float | None]:

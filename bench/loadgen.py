@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import time
@@ -177,7 +178,7 @@ async def _connection(
 def _percentile(ordered: list[float], pct: float) -> float | None:
     if not ordered:
         return None
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    index = min(len(ordered) - 1, max(0, math.ceil(pct / 100 * len(ordered)) - 1))  # nearest rank
     return round(ordered[index] * 1000, 3)
 
 
@@ -235,7 +236,10 @@ async def run_load(
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    for outcome in outcomes:  # a scenario that raised: report it, not a silent dead connection
+        if isinstance(outcome, Exception):
+            raise outcome
     return _summary(url, connections, warmup, stats, end - begin, cpu1 - cpu0)
 
 

@@ -3,6 +3,7 @@ changes reach tokens already issued."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,7 @@ class TestRoleChanges:
 class TestPermissionMap:
     def test_each_role_includes_the_ones_below(self) -> None:
         ladder = [Role.VIEWER, Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.SUPER_ADMIN]
-        for lower, higher in zip(ladder, ladder[1:], strict=False):
+        for lower, higher in itertools.pairwise(ladder):
             assert ROLE_PERMISSIONS[lower] < ROLE_PERMISSIONS[higher]
 
     async def test_me_lists_the_permissions_of_the_role(self, auth_embedded: AuthClient) -> None:

@@ -98,7 +98,7 @@ class TestAccessToken:
         header = jwt.get_unverified_header(genuine)
         jwks = (await auth.http.get("/.well-known/jwks.json")).json()
         if forge == "none":
-            token = jwt.encode(claims, None, algorithm="none", headers={"typ": "at+jwt"})
+            token = jwt.encode(claims, "", algorithm="none", headers={"typ": "at+jwt"})
         elif forge == "hs256-with-public-key":
             public_bytes = base64.urlsafe_b64decode(jwks["keys"][0]["x"] + "==")
             token = _hs256(claims, public_bytes, {"kid": header["kid"], "typ": "at+jwt"})
