@@ -25,7 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import SERVER_CPU, environment, log, measure, new_runner, pin_client, ratios, summarize
+from harness import (
+    SERVER_CPU,
+    describe,
+    environment,
+    log,
+    measure,
+    new_runner,
+    pin_client,
+    ratios,
+    summarize,
+)
 from health import run_variant, variants
 from loadgen import Request
 from servers import ServerProcess, drain, find_root
@@ -127,11 +137,13 @@ def run(
     connections: int = 32,
     rounds: int = 3,
     baseline: bool = True,
+    quiet_wait: float = 0.0,
     runner: asyncio.Runner | None = None,
 ) -> dict[str, Any]:
     """Measure both endpoints ``rounds`` times; return medians, ratios and every run."""
     load = {"duration": duration, "warmup": warmup, "connections": connections}
     meta = environment(benchmark="fastapi_users", db=db, rounds=rounds, **load)
+    load["quiet_wait"] = quiet_wait
     meta["versions"]["fastapi-users"] = "15.0.5 (bench/.venv-fastapi-users)"
     runs: dict[str, list[dict[str, Any]]] = {"users_me": [], "login": []}
     if baseline:
@@ -142,28 +154,12 @@ def run(
         for round_no in range(1, rounds + 1):
             if baseline:
                 tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-                runs["bare_health"].append(
-                    run_variant(
-                        runner,
-                        variants()[0],
-                        tmp,
-                        duration=duration,
-                        warmup=warmup,
-                        connections=connections,
-                    )
-                )
+                runs["bare_health"].append(run_variant(runner, variants()[0], tmp, **load))
             with peer(db) as p:
                 runs["users_me"].append(measure_me(runner, p, **load))
                 runs["login"].append(measure_login(runner, p, **load))
             for name, rs in runs.items():
-                r = rs[-1]
-                log(
-                    f"round {round_no} {name:12s} {r['rps']:>9.1f} req/s "
-                    f"p50 {r['latency_ms']['p50']} ms p99 {r['latency_ms']['p99']} ms "
-                    f"server {r['server_cores']:.2f} cores {r['server_cpu_us_per_req']} us/req "
-                    f"foreign {r.get('server_core_foreign')} other {r.get('other_cores')} "
-                    f"errors {r['errors']['total']}"
-                )
+                log(f"round {round_no} {name:12s} {describe(rs[-1])}")
     summaries = {name: summarize(rs) for name, rs in runs.items()}
     if baseline:
         for name in ("users_me", "login"):
@@ -179,6 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-c", "--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=0.0, help="wait up to S s for idle cores before a run"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 2 s")
     parser.add_argument("--output", type=Path, help="also write the JSON to this file")
     args = parser.parse_args(argv)
@@ -192,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         connections=args.connections,
         rounds=args.rounds,
         baseline=args.baseline,
+        quiet_wait=args.quiet_wait,
     )
     text = json.dumps(result, indent=2)
     if args.output:

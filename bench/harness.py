@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from loadgen import Request, Scenario, loop_factory, pin_self, run_load
-from servers import CpuWindow, ServerProcess
+from servers import CpuWindow, ServerProcess, wait_quiet
 
 CLIENT_CPU = 0
 SERVER_CPU = 1
@@ -39,11 +39,14 @@ def measure(
     warmup: float = 2.0,
     timeout: float | None = None,
     others: Mapping[str, int] | None = None,
+    quiet_wait: float = 0.0,
 ) -> dict[str, Any]:
     """One load run against a started server: load-generator numbers plus its CPU use.
 
     ``others``: name -> root pid of further process trees (e.g. postgres) whose CPU to report.
+    ``quiet_wait``: first wait up to this many seconds for both cores to be nearly idle.
     """
+    waited = wait_quiet(quiet_wait) if quiet_wait > 0 else 0.0
     window = CpuWindow(server, others)
     result = runner.run(
         run_load(
@@ -59,8 +62,34 @@ def measure(
         )
     )
     result.update(window.result(result["requests"], result["client_cpu"]))
+    if os.sched_getaffinity(0) == {CLIENT_CPU} and str(CLIENT_CPU) in result["core_busy"]:
+        # Busy time on the load generator's core not spent by it: a neighbour slowing it down.
+        foreign = result["core_busy"][str(CLIENT_CPU)] - result["client_cpu"]
+        result["client_core_foreign"] = round(max(foreign, 0.0), 3)
+    result["quiet_wait_s"] = waited
     result["clean"] = bool(result["saturated"] and result["errors"]["total"] == 0)
     return result
+
+
+def describe(result: dict[str, Any]) -> str:
+    """One progress line for a run."""
+    lat = result["latency_ms"]
+    line = (
+        f"{result['rps']:>9.1f} req/s p50 {lat['p50']} ms p99 {lat['p99']} ms "
+        f"server {result['server_cores']:.2f} cores {result['server_cpu_us_per_req']} us/req "
+        f"client {result['client_cpu']:.2f} errors {result['errors']['total']}"
+    )
+    if result.get("other_cores"):
+        line += f" other {result['other_cores']}"
+    noisy = max(result.get("server_core_foreign", 0), result.get("client_core_foreign", 0))
+    if noisy > 0.05 or not result["saturated"]:
+        busiest = ", ".join(
+            f"{p['comm']}({p['pid']}) {p['cores']}" for p in result["busiest_other_processes"]
+        )
+        line += f" | foreign on server core {result.get('server_core_foreign')}"
+        line += f", on client core {result.get('client_core_foreign')}"
+        line += f"; busiest others: {busiest or 'none'}"
+    return line
 
 
 def _median(values: Iterable[float | None]) -> float | None:
@@ -86,6 +115,7 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "clean_runs": len(clean),
         "median_of": "clean" if clean else "all",
         "max_server_core_foreign": max((r.get("server_core_foreign", 0) for r in runs), default=0),
+        "max_client_core_foreign": max((r.get("client_core_foreign", 0) for r in runs), default=0),
     }
 
 

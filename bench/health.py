@@ -25,7 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import SERVER_CPU, environment, log, measure, new_runner, pin_client, ratios, summarize
+from harness import (
+    SERVER_CPU,
+    describe,
+    environment,
+    log,
+    measure,
+    new_runner,
+    pin_client,
+    ratios,
+    summarize,
+)
 from servers import ServerProcess
 
 BENCH = Path(__file__).resolve().parent
@@ -105,9 +115,8 @@ def _env(variant: Variant, data_dir: Path) -> dict[str, str]:
     return env
 
 
-def run_variant(
-    runner: Any, variant: Variant, work: Path, *, duration: float, warmup: float, connections: int
-) -> dict[str, Any]:
+def run_variant(runner: Any, variant: Variant, work: Path, **load: Any) -> dict[str, Any]:
+    """Start ``variant`` on core 1, measure GET /health (``load``: see harness.measure), stop."""
     data_dir = work / variant.name
     data_dir.mkdir(exist_ok=True)
     log_path = data_dir / "server.log"
@@ -121,9 +130,7 @@ def run_variant(
     )
     with server:
         server.wait_ready("/health")
-        result = measure(
-            runner, server, "/health", connections=connections, duration=duration, warmup=warmup
-        )
+        result = measure(runner, server, "/health", **load)
     result["server_log_bytes"] = log_path.stat().st_size - size_before
     return result
 
@@ -134,6 +141,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-w", "--warmup", type=float, default=2.0)
     parser.add_argument("-c", "--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--quiet-wait", type=float, default=0.0, help="wait up to S s for idle cores before a run"
+    )
     parser.add_argument("--only", help="comma-separated variant names (bare is always run)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 2 s")
     parser.add_argument("--diag", action="store_true", help="add the aicc_nodelay_diag variant")
@@ -153,29 +163,21 @@ def main(argv: list[str] | None = None) -> None:
         connections=args.connections,
         rounds=args.rounds,
     )
+    load = {
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "connections": args.connections,
+        "quiet_wait": args.quiet_wait,
+    }
     runs: dict[str, list[dict[str, Any]]] = {v.name: [] for v in chosen}
     with tempfile.TemporaryDirectory(prefix="bench-health-") as tmp, new_runner() as runner:
         for round_no in range(args.rounds):
             shift = round_no % len(chosen)
             for variant in chosen[shift:] + chosen[:shift]:
-                result = run_variant(
-                    runner,
-                    variant,
-                    Path(tmp),
-                    duration=args.duration,
-                    warmup=args.warmup,
-                    connections=args.connections,
-                )
+                result = run_variant(runner, variant, Path(tmp), **load)
                 result["round"] = round_no + 1
                 runs[variant.name].append(result)
-                log(
-                    f"round {round_no + 1} {variant.name:22s} {result['rps']:>9.1f} req/s "
-                    f"p50 {result['latency_ms']['p50']} ms p99 {result['latency_ms']['p99']} ms "
-                    f"server {result['server_cores']:.2f} cores "
-                    f"{result['server_cpu_us_per_req']} us/req client {result['client_cpu']:.2f} "
-                    f"foreign {result.get('server_core_foreign')} errors "
-                    f"{result['errors']['total']}"
-                )
+                log(f"round {round_no + 1} {variant.name:22s} {describe(result)}")
     summaries = {name: summarize(rs) for name, rs in runs.items()}
     base = summaries["bare"]
     out = {

@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SATURATED = 0.95
@@ -40,48 +40,63 @@ def pin_preexec(cpu: int | None) -> Callable[[], None] | None:
     return lambda: os.sched_setaffinity(0, {cpu})
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(ppid, utime+stime+cutime+cstime in seconds) of ``pid``, None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            text = f.read()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[1]), sum(int(v) for v in fields[11:15]) / CLK_TCK
+class Proc(NamedTuple):
+    ppid: int
+    comm: str
+    own: float
+    """utime+stime, seconds"""
+    reaped: float
+    """cutime+cstime: children it has waited for, seconds"""
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """CPU seconds of ``root`` and its descendants (reaped children count via cutime/cstime)."""
-    children: dict[int, list[int]] = {}
-    seconds: dict[int, float] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit() and (info := _stat(int(name))) is not None:
-            children.setdefault(info[0], []).append(int(name))
-            seconds[int(name)] = info[1]
-    total, stack = 0.0, [root]
-    while stack:
-        pid = stack.pop()
-        total += seconds.get(pid, 0.0)
-        stack.extend(children.get(pid, ()))
-    return total
-
-
-def find_root(comm: str) -> int | None:
-    """PID of the oldest process named ``comm`` whose parent is not (e.g. the postmaster)."""
-    names: dict[int, str] = {}
-    parents: dict[int, int] = {}
+def process_table() -> dict[int, Proc]:
+    """Every process in /proc with its parent, name and CPU seconds."""
+    table: dict[int, Proc] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{name}/comm") as f:
-                names[int(name)] = f.read().strip()
+            with open(f"/proc/{name}/stat") as f:
+                text = f.read()
         except OSError:
             continue
-        if (info := _stat(int(name))) is not None:
-            parents[int(name)] = info[0]
-    roots = [p for p, n in names.items() if n == comm and names.get(parents.get(p, 0)) != comm]
+        fields = text[text.rindex(")") + 2 :].split()
+        ticks = [int(v) for v in fields[11:15]]
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        table[int(name)] = Proc(
+            int(fields[1]), comm, (ticks[0] + ticks[1]) / CLK_TCK, (ticks[2] + ticks[3]) / CLK_TCK
+        )
+    return table
+
+
+def tree(root: int, table: Mapping[int, Proc]) -> list[int]:
+    """``root`` and its live descendants."""
+    children: dict[int, list[int]] = {}
+    for pid, proc in table.items():
+        children.setdefault(proc.ppid, []).append(pid)
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        if pid in table:
+            found.append(pid)
+        stack.extend(children.get(pid, ()))
+    return found
+
+
+def tree_cpu_seconds(root: int, table: Mapping[int, Proc] | None = None) -> float:
+    """CPU seconds of ``root`` and its descendants (reaped children count via cutime/cstime)."""
+    table = process_table() if table is None else table
+    return sum(table[pid].own + table[pid].reaped for pid in tree(root, table))
+
+
+def find_root(comm: str) -> int | None:
+    """PID of the oldest process named ``comm`` whose parent is not (e.g. the postmaster)."""
+    table = process_table()
+    roots = [
+        pid
+        for pid, proc in table.items()
+        if proc.comm == comm and (table[proc.ppid].comm if proc.ppid in table else "") != comm
+    ]
     return min(roots) if roots else None
 
 
@@ -96,6 +111,22 @@ def core_jiffies() -> dict[int, tuple[int, int, int]]:
                 busy = v[0] + v[1] + v[2] + v[5] + v[6]  # user nice system irq softirq
                 cores[int(name[3:])] = (busy, v[7], sum(v))
     return cores
+
+
+def wait_quiet(limit: float, max_busy: float = 0.1, sample: float = 0.5) -> float:
+    """Wait up to ``limit`` s until every core is below ``max_busy``; return the seconds waited.
+
+    Other sessions share these two cores; starting a run while they are busy wastes it.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = core_jiffies()
+        time.sleep(sample)
+        after = core_jiffies()
+        shares = [(after[c][0] - b[0]) / ((after[c][2] - b[2]) or 1) for c, b in before.items()]
+        if max(shares, default=0.0) < max_busy:
+            break
+    return round(time.monotonic() - started, 1)
 
 
 def http_get(url: str, timeout: float = 2.0) -> int:
@@ -227,26 +258,37 @@ class CpuWindow:
         self.server = server
         self.others = dict(others or {})
         self._t = [0.0, 0.0]
-        self._cpu = [0.0, 0.0]
-        self._other: list[dict[str, float]] = [{}, {}]
+        self._procs: list[dict[int, Proc]] = [{}, {}]
         self._cores: list[dict[int, tuple[int, int, int]]] = [{}, {}]
 
-    def _snapshot(self, i: int) -> None:
-        self._cores[i], self._cpu[i] = core_jiffies(), self.server.cpu_seconds()
-        self._other[i] = {name: tree_cpu_seconds(pid) for name, pid in self.others.items()}
-
     def start(self) -> None:
-        self._snapshot(0)
+        self._cores[0], self._procs[0] = core_jiffies(), process_table()
         self._t[0] = time.perf_counter()
 
     def stop(self) -> None:
         self._t[1] = time.perf_counter()
-        self._snapshot(1)
+        self._cores[1], self._procs[1] = core_jiffies(), process_table()
+
+    def _tree_delta(self, root: int) -> float:
+        return tree_cpu_seconds(root, self._procs[1]) - tree_cpu_seconds(root, self._procs[0])
+
+    def _busiest_others(self, elapsed: float, limit: int = 3) -> list[dict[str, Any]]:
+        """Processes outside the server tree (and this one) that used >= 2 % of a core."""
+        skip = {os.getpid(), *tree(self.server.pid, self._procs[1])}
+        used: list[tuple[float, int, str]] = []
+        for pid, proc in self._procs[1].items():
+            before = self._procs[0].get(pid)
+            if pid in skip or before is None or before.comm != proc.comm:
+                continue
+            if (cores := (proc.own - before.own) / elapsed) >= 0.02:
+                used.append((cores, pid, proc.comm))
+        used.sort(reverse=True)
+        return [{"pid": p, "comm": c, "cores": round(u, 3)} for u, p, c in used[:limit]]
 
     def result(self, requests: int, client_cpu: float | None = None) -> dict[str, Any]:
-        elapsed = self._t[1] - self._t[0]
-        cpu = self._cpu[1] - self._cpu[0]
-        share = cpu / elapsed if elapsed > 0 else 0.0
+        elapsed = (self._t[1] - self._t[0]) or 1e-9
+        cpu = self._tree_delta(self.server.pid)
+        share = cpu / elapsed
         busy: dict[str, float] = {}
         steal: dict[str, float] = {}
         for core, (b1, s1, t1) in self._cores[1].items():
@@ -268,9 +310,9 @@ class CpuWindow:
             result["server_core_foreign"] = round(max(foreign, 0.0), 3)
         if client_cpu is not None:
             result["client_cores"] = client_cpu
-        if self.others and elapsed > 0:
+        if self.others:
             result["other_cores"] = {
-                name: round((self._other[1][name] - self._other[0][name]) / elapsed, 3)
-                for name in self.others
+                name: round(self._tree_delta(pid) / elapsed, 3) for name, pid in self.others.items()
             }
+        result["busiest_other_processes"] = self._busiest_others(elapsed)
         return result

@@ -87,9 +87,9 @@ async def search(
     if target_id:
         conditions.append(table.c.target_id == target_id)
     if since:
-        conditions.append(table.c.at >= since)
+        conditions.append(table.c.at >= _utc(since))
     if until:
-        conditions.append(table.c.at < until)
+        conditions.append(table.c.at < _utc(until))
     where = and_(*conditions) if conditions else None
     query = select(table).order_by(table.c.id.desc()).limit(limit).offset(offset)
     count = select(func.count()).select_from(table)
@@ -100,6 +100,11 @@ async def search(
         rows = (await conn.execute(query)).mappings().all()
         total = (await conn.execute(count)).scalar_one()
     return [_aware(dict(row)) for row in rows], int(total)
+
+
+def _utc(value: datetime) -> datetime:
+    """In UTC, as stored: SQLite compares the wall-clock text and ignores the offset."""
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _aware(values: dict[str, Any]) -> dict[str, Any]:

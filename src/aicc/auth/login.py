@@ -53,11 +53,11 @@ class LoginMixin(AuthBase):
         checked = await self.hasher.verify(user.password_hash, password)
         if not checked.valid or not user.is_active:
             await self._fail(key, actor, user.id, "disabled" if checked.valid else "bad")
+        amr = "pwd"
+        if user.totp_secret is not None:
+            await self._check_second_factor(user, mfa_token, key, actor)
+            amr = "pwd,otp"
         async with database.transaction() as conn:
-            amr = "pwd"
-            if user.totp_secret is not None:
-                await self._check_second_factor(conn, user, mfa_token, key, actor)
-                amr = "pwd,otp"
             if checked.new_hash is not None:
                 await users.update_fields(conn, user.id, password_hash=checked.new_hash)
             await users.update_fields(
@@ -98,11 +98,15 @@ class LoginMixin(AuthBase):
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
 
     async def _check_second_factor(
-        self, conn: AsyncConnection, user: Any, mfa_token: str | None, key: str, actor: Actor
+        self, user: Any, mfa_token: str | None, key: str, actor: Actor
     ) -> None:
+        """Consume the code in its own transaction: the failure is then recorded in another
+        one, never nested (on SQLite a nested write would wait for the outer one's lock)."""
         if not mfa_token:
             raise Unauthorized("This account needs an MFA code", code="mfa_required")
-        if await self.use_second_factor(conn, user, mfa_token):
+        async with self.resources.database.transaction() as conn:
+            used = await self.use_second_factor(conn, user, mfa_token)
+        if used:
             return
         locked_now = await self.guard.record_failure(key, actor.ip_address)
         async with self.resources.database.transaction() as audit_conn:

@@ -33,18 +33,21 @@ class MfaMixin(AuthBase):
         self, principal: Principal, code: str, *, actor: Actor
     ) -> list[str]:
         """Activate the pending secret with a valid code; returns ten recovery codes, once."""
-        async with self.resources.database.transaction() as conn:
+        async with self.resources.database.connect() as conn:
             user = await users.by_id(conn, principal.user_id)
-            if user is None or user.totp_pending_secret is None:
-                raise Conflict("Start enrolment first", code="mfa_not_pending")
-            secret = self.totp_box.open(user.totp_pending_secret, context=user.id.encode())
-            step = totp.matching_step(secret.decode(), code)
-            if step is None:
+        if user is None or user.totp_pending_secret is None:
+            raise Conflict("Start enrolment first", code="mfa_not_pending")
+        secret = self.totp_box.open(user.totp_pending_secret, context=user.id.encode())
+        step = totp.matching_step(secret.decode(), code)
+        if step is None:
+            # Recorded in its own transaction: raising inside one would roll the record back.
+            async with self.resources.database.transaction() as conn:
                 await audit.record(
                     conn, "mfa_enrolled", outcome="failure", actor=actor, target_id=user.id
                 )
-                raise Unauthorized("Invalid MFA code", code="mfa_invalid")
-            codes = totp.new_recovery_codes()
+            raise Unauthorized("Invalid MFA code", code="mfa_invalid")
+        codes = totp.new_recovery_codes()
+        async with self.resources.database.transaction() as conn:
             await users.update_fields(
                 conn,
                 user.id,

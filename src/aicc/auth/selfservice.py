@@ -11,6 +11,7 @@ from aicc.auth.audit import Actor
 from aicc.auth.base import AuthBase
 from aicc.auth.passwords import check_password_policy
 from aicc.core.errors import Forbidden, NotFound, Unauthorized
+from aicc.core.permissions import Role, highest_rank
 from aicc.core.tokens import Principal
 
 PROFILE_MEMO_SECONDS = 5.0
@@ -107,6 +108,10 @@ class SelfServiceMixin(AuthBase):
             mine = found is not None and found.user_id == principal.user_id
             if found is None or not (mine or "users:manage" in principal.permissions):
                 raise NotFound("No such session", code="session_not_found")
+            if not mine and Role.SUPER_ADMIN.value not in principal.roles:
+                target_rank = highest_rank(await users.roles_of(conn, found.user_id))
+                if target_rank >= highest_rank(principal.roles):
+                    raise Forbidden("You cannot administer this user", code="role_not_allowed")
             await self.end_sessions(conn, [session_id], "user_revoked")
             await audit.record(
                 conn,

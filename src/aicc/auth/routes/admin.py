@@ -120,10 +120,15 @@ async def unlock_user(user_id: str, request: Request, caller: Admin, service: Se
     summary="Set or generate a new password; ends every session of the user",
 )
 async def reset_password(
-    user_id: str, body: PasswordReset, request: Request, caller: Admin, service: Service
+    user_id: str,
+    request: Request,
+    caller: Admin,
+    service: Service,
+    body: PasswordReset | None = None,
 ) -> PasswordResetOut:
+    password = body.password if body is not None else None
     generated = await service.reset_password(
-        user_id, body.password, caller=caller, actor=actor_of(request, caller)
+        user_id, password, caller=caller, actor=actor_of(request, caller)
     )
     return PasswordResetOut(generated_password=generated)
 
