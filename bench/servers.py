@@ -273,14 +273,20 @@ class CpuWindow:
         return tree_cpu_seconds(root, self._procs[1]) - tree_cpu_seconds(root, self._procs[0])
 
     def _busiest_others(self, elapsed: float, limit: int = 3) -> list[dict[str, Any]]:
-        """Processes outside the server tree (and this one) that used >= 2 % of a core."""
+        """Processes outside the server tree (and this one) that used >= 2 % of a core.
+
+        Approximate: a process that started in the window counts whole, and one reaped in it
+        counts (whole) towards its parent.
+        """
         skip = {os.getpid(), *tree(self.server.pid, self._procs[1])}
         used: list[tuple[float, int, str]] = []
         for pid, proc in self._procs[1].items():
             before = self._procs[0].get(pid)
-            if pid in skip or before is None or before.comm != proc.comm:
-                continue
-            if (cores := (proc.own - before.own) / elapsed) >= 0.02:
+            if before is None or before.comm != proc.comm:
+                before = Proc(proc.ppid, proc.comm, 0.0, 0.0)  # started during the window
+            # own + reaped: short-lived children that exited count towards their parent
+            delta = proc.own + proc.reaped - before.own - before.reaped
+            if pid not in skip and (cores := delta / elapsed) >= 0.02:
                 used.append((cores, pid, proc.comm))
         used.sort(reverse=True)
         return [{"pid": p, "comm": c, "cores": round(u, 3)} for u, p, c in used[:limit]]

@@ -79,12 +79,15 @@ class AuthBase(ServiceBase):
 
         return local_key
 
+    _reload_now: asyncio.Event
+
     def forget_profile(self, user_id: str) -> None:
         """Drop the cached /auth/me answer of a user whose profile changed here."""
         self._profiles.pop(user_id, None)
 
     async def on_start(self) -> None:
         self._profiles = {}
+        self._reload_now = asyncio.Event()
         auth = self.settings.auth
         master = encryption_key(self.settings)
         self._totp_box = SecretBox(derive_key(master, "aicc-auth-totp-secrets"))
@@ -105,13 +108,16 @@ class AuthBase(ServiceBase):
             await self._keystore.load()
             self._signer = self._keystore
             self._key_reloader = asyncio.create_task(self._reload_keys(), name="aicc-auth-keys")
+            self.revocations.key_listeners.append(self._keys_changed_elsewhere)
         await self.on_auth_started()
 
     async def rotate_signing_key(self) -> str:
         """Make a new signing key (``aicc auth rotate-keys``); returns its ``kid``."""
         if self._keystore is None:
             raise ConfigError("JWT_SECRET is set: HS256 mode has no signing keys to rotate")
-        return await self._keystore.rotate()
+        kid = await self._keystore.rotate()
+        await self.revocations.announce_keys_changed()
+        return kid
 
     async def on_auth_started(self) -> None:
         """Hook for the assembled facade (bootstrap of the first admin)."""
@@ -125,9 +131,15 @@ class AuthBase(ServiceBase):
         if self._hasher is not None:
             self._hasher.close()
 
+    def _keys_changed_elsewhere(self) -> None:
+        self._reload_now.set()
+
     async def _reload_keys(self) -> None:
+        """Re-read the keys every RELOAD_INTERVAL, or at once when a rotation is announced."""
         while True:
-            await asyncio.sleep(KeyStore.RELOAD_INTERVAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reload_now.wait(), KeyStore.RELOAD_INTERVAL)
+            self._reload_now.clear()
             if self._keystore is not None:
                 try:
                     await self._keystore.load(create=False)

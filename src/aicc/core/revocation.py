@@ -14,11 +14,14 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from aicc.core.cache import Cache
 
 KEY = "auth:sid-nbf:"
 CHANNEL = "auth:revocations"
+KEYS_CHANGED = b"!keys-changed"
+"""Also sent on the channel when the signing keys change, so verifiers refetch the JWKS."""
 logger = logging.getLogger("aicc.core.revocation")
 
 
@@ -37,6 +40,10 @@ class SessionRevocations:
         self.max_memo = max_memo
         self._memo: dict[str, tuple[float | None, float]] = {}
         self._listener: asyncio.Task[None] | None = None
+        self.key_listeners: list[Callable[[], None]] = []
+
+    async def announce_keys_changed(self) -> None:
+        await self.cache.publish(CHANNEL, KEYS_CHANGED)
 
     async def revoke(self, sid: str, not_before: float = math.inf) -> None:
         """Refuse the session's tokens issued before ``not_before`` (default: all of them)."""
@@ -93,6 +100,10 @@ class SessionRevocations:
                 await asyncio.sleep(1.0)
 
     def _apply(self, message: bytes) -> None:
+        if message == KEYS_CHANGED:
+            for listener in self.key_listeners:
+                listener()
+            return
         try:
             sid, value = message.decode().split(" ", 1)
             self._remember(sid, float(value), time.monotonic() + self.recheck_interval * 60)

@@ -149,10 +149,13 @@ class ServiceBase:
             recheck_interval=auth.revocation_recheck_interval,
         )
         await self._revocations.start()
+        keys = self.token_keys()
+        if isinstance(keys, RemoteJwks):
+            self._revocations.key_listeners.append(keys.expire)
         self._verifier = TokenVerifier(
             issuer=self.settings.token_issuer,
             audience=auth.audience,
-            keys=self.token_keys(),
+            keys=keys,
             revocations=self._revocations,
             hs256_secret=hs256_secret(self.settings),
             leeway=auth.leeway,

@@ -58,6 +58,10 @@ class RemoteJwks:
         self._fetched_at = -float("inf")
         self._lock = asyncio.Lock()
 
+    def expire(self) -> None:
+        """The keys changed: the next unknown ``kid`` refetches at once."""
+        self._fetched_at = -float("inf")
+
     async def __call__(self, kid: str) -> jwt.PyJWK:
         key = self._keys.get(kid)
         if key is not None:
