@@ -61,7 +61,7 @@ def measure(
             on_stop=[window.stop],
         )
     )
-    result.update(window.result(result["requests"], result["client_cpu"]))
+    result.update(window.result(result["requests"]))
     if os.sched_getaffinity(0) == {CLIENT_CPU} and str(CLIENT_CPU) in result["core_busy"]:
         # Busy time on the load generator's core not spent by it: a neighbour slowing it down.
         foreign = result["core_busy"][str(CLIENT_CPU)] - result["client_cpu"]
@@ -152,8 +152,8 @@ def environment(**settings: Any) -> dict[str, Any]:
         "versions": {
             n: _version(n) for n in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools")
         },
-        "client_cpu": CLIENT_CPU,
-        "server_cpu": SERVER_CPU,
+        "client_pinned_to_core": CLIENT_CPU,
+        "server_pinned_to_core": SERVER_CPU,
         **settings,
     }
 

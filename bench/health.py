@@ -5,9 +5,6 @@ Variants (each a fresh server pinned to core 1; the load generator is pinned to 
   aicc_log_warning      aicc serve monitoring, LOG_LEVEL=WARNING (access log set on, but filtered)
   aicc_access_log_off   aicc serve monitoring, AICC_ACCESS_LOG=false (LOG_LEVEL=INFO)
   aicc_access_log_file  aicc serve monitoring, access log on (INFO), stderr redirected to a file
-  aicc_nodelay_diag     (only with --diag) as aicc_log_warning, TCP_NODELAY set on the listener
-                        by bench/apps/aicc_nodelay.py: what the service does without the
-                        Nagle/delayed-ACK stall (see that file)
 
 Rounds alternate the variants (order rotated each round); medians are over clean runs.
 
@@ -54,7 +51,7 @@ class Variant:
     description: str = ""
 
 
-def variants(diag: bool = False) -> list[Variant]:
+def variants() -> list[Variant]:
     bare = [
         str(BIN / "uvicorn"),
         "bare:app",
@@ -73,7 +70,7 @@ def variants(diag: bool = False) -> list[Variant]:
         "warning",
     ]
     aicc = [str(BIN / "aicc"), "serve", "monitoring", "--port", "{port}"]
-    chosen = [
+    return [
         Variant("bare", bare, description="bare FastAPI, dict from GET /health"),
         Variant(
             "aicc_log_warning",
@@ -94,17 +91,6 @@ def variants(diag: bool = False) -> list[Variant]:
             "aicc monitoring, access log on, stderr to a file",
         ),
     ]
-    if diag:
-        patched = [str(BIN / "python"), str(BENCH / "apps" / "aicc_nodelay.py"), *aicc[1:]]
-        chosen.append(
-            Variant(
-                "aicc_nodelay_diag",
-                patched,
-                {"LOG_LEVEL": "WARNING"},
-                "diagnostic: aicc monitoring, LOG_LEVEL=WARNING, TCP_NODELAY on the listener",
-            )
-        )
-    return chosen
 
 
 def _env(variant: Variant, data_dir: Path) -> dict[str, str]:
@@ -146,12 +132,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--only", help="comma-separated variant names (bare is always run)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 2 s")
-    parser.add_argument("--diag", action="store_true", help="add the aicc_nodelay_diag variant")
     parser.add_argument("--output", type=Path, help="also write the JSON to this file")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.rounds = 2.0, 1.0, 1
-    chosen = variants(diag=args.diag or "aicc_nodelay_diag" in (args.only or ""))
+    chosen = variants()
     if args.only:
         names = {"bare", *args.only.split(",")}
         chosen = [v for v in chosen if v.name in names]

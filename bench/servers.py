@@ -291,7 +291,7 @@ class CpuWindow:
         used.sort(reverse=True)
         return [{"pid": p, "comm": c, "cores": round(u, 3)} for u, p, c in used[:limit]]
 
-    def result(self, requests: int, client_cpu: float | None = None) -> dict[str, Any]:
+    def result(self, requests: int) -> dict[str, Any]:
         elapsed = (self._t[1] - self._t[0]) or 1e-9
         cpu = self._tree_delta(self.server.pid)
         share = cpu / elapsed
@@ -314,8 +314,6 @@ class CpuWindow:
             # Busy time on the server's core not spent by the server: other processes (noise).
             foreign = busy[str(self.server.cpu)] - share
             result["server_core_foreign"] = round(max(foreign, 0.0), 3)
-        if client_cpu is not None:
-            result["client_cores"] = client_cpu
         if self.others:
             result["other_cores"] = {
                 name: round(self._tree_delta(pid) / elapsed, 3) for name, pid in self.others.items()

@@ -160,9 +160,19 @@ def _print_banner(bound: list[_Bound], settings: Settings) -> None:
     print("\n".join(lines), flush=True)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it comes with uvicorn[standard]); the standard loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def run_sync(services: Sequence[ServiceName], settings: Settings) -> int:
     try:
-        return asyncio.run(run(services, settings))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(run(services, settings))
     except ConfigError as exc:
         print(f"aicc: {exc}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ from aicc.auth.service import AuthService
 from aicc.core.tokens import Principal
 
 
-def _service(request: Request) -> AuthService:
+async def _service(request: Request) -> AuthService:
     service: AuthService = request.app.state.aicc_service
     return service
 
