@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, Request
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -114,3 +115,15 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+async def _request_transaction(request: Request) -> AsyncIterator[AsyncConnection]:
+    database: Database = request.app.state.aicc_service.resources.database
+    async with database.transaction() as conn:
+        yield conn
+
+
+DbTransaction = Annotated[AsyncConnection, Depends(_request_transaction, scope="function")]
+"""One transaction per request for routes that write through SQL directly: committed when the
+route returns and before the response is sent (``scope="function"``), rolled back if it
+raises."""
