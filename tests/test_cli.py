@@ -5,12 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import queue
 import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,76 +13,9 @@ import httpx2
 import pytest
 
 from tests.backends import free_port
+from tests.processes import Running, aicc_env, run_aicc
 
 SERVICES = ("monitoring", "recording", "integration", "auth")
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AICC_", "DATABASE_", "REDIS_", "S3_"))
-    }
-    env.update({"AICC_DATA_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1", **extra})
-    return env
-
-
-def _aicc(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aicc", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-class Running:
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "aicc", *args],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.banner = self._read_banner(timeout=60)
-
-    def _read_banner(self, timeout: float) -> str:
-        assert self.proc.stdout is not None
-        lines: queue.Queue[str] = queue.Queue()
-        stdout = self.proc.stdout
-
-        def pump() -> None:
-            for line in stdout:
-                lines.put(line)
-
-        threading.Thread(target=pump, daemon=True).start()
-        seen: list[str] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.5)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            seen.append(line)
-            if line.startswith("Press Ctrl-C"):
-                return "".join(seen)
-        self.proc.kill()
-        err = self.proc.stderr.read() if self.proc.stderr else ""
-        self.proc.wait()
-        raise AssertionError(f"no banner; stdout={''.join(seen)!r} stderr={err[-3000:]!r}")
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM) -> tuple[int, float, str]:
-        started = time.monotonic()
-        self.proc.send_signal(sig)
-        self.proc.wait(timeout=15)
-        err = self.proc.stderr.read() if self.proc.stderr else ""
-        return self.proc.returncode, time.monotonic() - started, err
 
 
 @pytest.fixture
@@ -100,11 +28,9 @@ def running_up(tmp_path: Path, ports: dict[str, int]) -> Iterator[Running]:
     args = ["up"]
     for name, port in ports.items():
         args += [f"--{name}-port", str(port)]
-    running = Running(args, _env(tmp_path), tmp_path)
+    running = Running(args, aicc_env(tmp_path), tmp_path)
     yield running
-    if running.proc.poll() is None:
-        running.proc.kill()
-        running.proc.communicate()
+    running.kill()
 
 
 class TestUp:
@@ -139,13 +65,15 @@ class TestUp:
             taken.bind(("127.0.0.1", 0))
             taken.listen()
             port = taken.getsockname()[1]
-            result = _aicc("serve", "auth", "--port", str(port), env=_env(tmp_path), cwd=tmp_path)
+            result = run_aicc(
+                "serve", "auth", "--port", str(port), env=aicc_env(tmp_path), cwd=tmp_path
+            )
         assert result.returncode == 2
         assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
         assert "Traceback" not in result.stderr
 
     def test_production_refuses_embedded_defaults(self, tmp_path: Path) -> None:
-        result = _aicc("up", env=_env(tmp_path, AICC_ENV="production"), cwd=tmp_path)
+        result = run_aicc("up", env=aicc_env(tmp_path, AICC_ENV="production"), cwd=tmp_path)
         assert result.returncode == 2
         for name in ("DATABASE_URL", "REDIS_URL", "S3_BUCKET", "ENCRYPTION_KEY"):
             assert name in result.stderr
@@ -158,7 +86,7 @@ class TestConfigShow:
         (tmp_path / ".env").write_text(
             "DATABASE_URL=postgresql://aicc:dotenv-pass@db:5432/aicc\nJWT_SECRET=jwt-dotenv-secret\n"
         )
-        result = _aicc("config", "show", env=_env(tmp_path), cwd=tmp_path)
+        result = run_aicc("config", "show", env=aicc_env(tmp_path), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         shown = json.loads(result.stdout)
         assert shown["database"]["effective_url"] == "postgresql://aicc:***@db:5432/aicc"
@@ -175,7 +103,7 @@ class TestProductionBackends:
         moto_endpoint: str,
         s3_bucket: str,
     ) -> None:
-        env = _env(
+        env = aicc_env(
             tmp_path,
             AICC_ENV="production",
             DATABASE_URL=postgres_url,
@@ -186,13 +114,13 @@ class TestProductionBackends:
             ENCRYPTION_KEY=base64.b64encode(os.urandom(32)).decode(),
         )
         port = free_port()
-        refused = _aicc("serve", "recording", "--port", str(port), env=env, cwd=tmp_path)
+        refused = run_aicc("serve", "recording", "--port", str(port), env=env, cwd=tmp_path)
         assert refused.returncode == 2 and "aicc db upgrade" in refused.stderr
 
-        upgraded = _aicc("db", "upgrade", env=env, cwd=tmp_path)
+        upgraded = run_aicc("db", "upgrade", env=env, cwd=tmp_path)
         assert upgraded.returncode == 0, upgraded.stderr
         assert json.loads(upgraded.stdout)["up_to_date"] is True
-        current = _aicc("db", "current", env=env, cwd=tmp_path)
+        current = run_aicc("db", "current", env=env, cwd=tmp_path)
         assert json.loads(current.stdout)["up_to_date"] is True
 
         running = Running(["serve", "recording", "--port", str(port)], env, tmp_path)

@@ -4,14 +4,7 @@ real subprocesses on an embedded data folder and a free loopback port."""
 from __future__ import annotations
 
 import json
-import os
-import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,97 +14,34 @@ import jwt
 import pytest
 
 from tests.backends import free_port
+from tests.processes import Running, aicc_env, run_aicc
 
 BOOTSTRAP_LINE = re.compile(r"Created the first SUPER_ADMIN '([^']+)' with the password (\S+)")
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AICC_", "DATABASE_", "REDIS_", "S3_", "JWT_", "ENCRYPTION_"))
+    fast_hashing = {
+        "AICC_AUTH_PASSWORD_HASH_MEMORY_KIB": "8192",
+        "AICC_AUTH_PASSWORD_HASH_TIME_COST": "1",
     }
-    env.update(
-        {
-            "AICC_DATA_DIR": str(tmp_path / "var"),
-            "AICC_AUTH_PASSWORD_HASH_MEMORY_KIB": "8192",
-            "AICC_AUTH_PASSWORD_HASH_TIME_COST": "1",
-            "PYTHONUNBUFFERED": "1",
-            **extra,
-        }
-    )
-    return env
+    return aicc_env(tmp_path, **fast_hashing, **extra)
 
 
-def aicc(
-    *args: str, env: dict[str, str], cwd: Path, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aicc", *args],
-        env=env,
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-class Server:
+class Server(Running):
     """``aicc serve auth`` in the background; ``stdout`` is what it printed up to its banner."""
 
     def __init__(self, env: dict[str, str], cwd: Path, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "aicc", "serve", "auth", "--port", str(self.port)],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.stdout = self._until_banner(timeout=60)
+        super().__init__(["serve", "auth", "--port", str(self.port)], env, cwd)
+        self.stdout = self.banner
 
-    def _until_banner(self, timeout: float) -> str:
-        assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-        lines: queue.Queue[str] = queue.Queue()
-
-        def pump() -> None:
-            for line in stdout:
-                lines.put(line)
-
-        threading.Thread(target=pump, daemon=True).start()
-        seen: list[str] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.2)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            seen.append(line)
-            if line.startswith("Press Ctrl-C"):
-                return "".join(seen)
-        self.proc.kill()
-        _, err = self.proc.communicate()
-        raise AssertionError(f"no banner; stdout={''.join(seen)!r} stderr={err[-3000:]!r}")
-
-    def stop(self) -> str:
+    def stop_cleanly(self) -> str:
         """SIGTERM; asserts a clean exit and returns what it wrote to stderr."""
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=15)
-        err = self.proc.stderr.read() if self.proc.stderr else ""
-        assert self.proc.returncode == 0, err[-3000:]
+        code, _, err = self.stop()
+        assert code == 0, err[-3000:]
         assert "Traceback" not in err
         return err
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
 
 
 @pytest.fixture
@@ -158,7 +88,7 @@ class TestUsersCreate:
         self, tmp_path: Path, serve: list[Server]
     ) -> None:
         env = _env(tmp_path)
-        created = aicc(
+        created = run_aicc(
             *["users", "create", "alice", "--email", "a@x.io", "--role", "supervisor"],
             env=env,
             cwd=tmp_path,
@@ -179,11 +109,11 @@ class TestUsersCreate:
         assert profile.json()["id"] == result["user_id"]
         assert profile.json()["email"] == "a@x.io"
         assert profile.json()["roles"] == ["SUPERVISOR"]
-        server.stop()
+        server.stop_cleanly()
 
     def test_a_common_password_from_stdin_is_refused(self, tmp_path: Path) -> None:
         env = _env(tmp_path)
-        refused = aicc(
+        refused = run_aicc(
             *["users", "create", "bob", "--email", "b@x.io", "--password-stdin"],
             env=env,
             cwd=tmp_path,
@@ -195,7 +125,7 @@ class TestUsersCreate:
         assert "Traceback" not in refused.stderr
         assert refused.stdout == ""
 
-        accepted = aicc(
+        accepted = run_aicc(
             *["users", "create", "bob", "--email", "b@x.io", "--password-stdin"],
             env=env,
             cwd=tmp_path,
@@ -219,7 +149,7 @@ class TestServeAuth:
         assert username == "admin"
         tokens = login(first.url, username, password)
         assert me(first.url, tokens).json()["roles"] == ["SUPER_ADMIN"]
-        logs = first.stop()
+        logs = first.stop_cleanly()
         assert password not in logs
         assert "bootstrap admin created" in logs, "the event is logged, without the password"
 
@@ -227,11 +157,11 @@ class TestServeAuth:
         assert BOOTSTRAP_LINE.search(second.stdout) is None
         assert password not in second.stdout
         login(second.url, username, password)
-        assert password not in second.stop()
+        assert password not in second.stop_cleanly()
 
     def test_a_common_bootstrap_password_refuses_to_start(self, tmp_path: Path) -> None:
         env = _env(tmp_path, AICC_BOOTSTRAP_ADMIN_PASSWORD="password")
-        result = aicc("serve", "auth", "--port", str(free_port()), env=env, cwd=tmp_path)
+        result = run_aicc("serve", "auth", "--port", str(free_port()), env=env, cwd=tmp_path)
         assert result.returncode == 2
         assert "AICC_BOOTSTRAP_ADMIN_PASSWORD is refused" in result.stderr
         assert "too common" in result.stderr
@@ -249,7 +179,7 @@ class TestRotateKeys:
         before = login(server.url, "admin", "Bootstrap-Passphrase-For-Cli-9")
         assert kid_of(before) == old_kid
 
-        rotated = aicc("auth", "rotate-keys", env=env, cwd=tmp_path)
+        rotated = run_aicc("auth", "rotate-keys", env=env, cwd=tmp_path)
         assert rotated.returncode == 0, rotated.stderr
         result = json.loads(rotated.stdout)
         new_kid = result["active_kid"]
@@ -259,7 +189,7 @@ class TestRotateKeys:
         # The running server re-reads its keys only every KeyStore.RELOAD_INTERVAL (60 s),
         # so check a fresh start (same address, so the same issuer): both kids published, new
         # tokens on the new key, and a token signed before the rotation still accepted.
-        server.stop()
+        server.stop_cleanly()
         restarted = start(serve, env, tmp_path, server.port)
         assert published_kids(restarted.url) == sorted([old_kid, new_kid])
         after = login(restarted.url, "admin", "Bootstrap-Passphrase-For-Cli-9")
@@ -267,4 +197,4 @@ class TestRotateKeys:
         assert me(restarted.url, after).status_code == 200
         old = me(restarted.url, before)
         assert old.status_code == 200, old.text
-        restarted.stop()
+        restarted.stop_cleanly()
