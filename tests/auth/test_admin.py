@@ -99,6 +99,21 @@ async def audit_page(api: AuthClient, headers: dict[str, str], **params: Any) ->
     return page
 
 
+def user_routes(base: str) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """Every administration route on one user: method, path and body."""
+    return [
+        ("GET", base, None),
+        ("PATCH", base, {"first_name": "X"}),
+        ("DELETE", base, None),
+        ("PUT", f"{base}/roles", {"roles": ["AGENT"]}),
+        ("POST", f"{base}/disable", None),
+        ("POST", f"{base}/enable", None),
+        ("POST", f"{base}/unlock", None),
+        ("POST", f"{base}/password-reset", {}),
+        ("DELETE", f"{base}/sessions", None),
+    ]
+
+
 class TestUserSearch:
     async def test_search_by_text_role_and_activity_with_pagination(self, api: AuthClient) -> None:
         admin = await api.admin_headers()
@@ -211,17 +226,7 @@ class TestUserRecord:
         api = api_embedded
         admin = await api.admin_headers()
         base = f"/auth/users/{UNKNOWN_ID}"
-        calls: list[tuple[str, str, dict[str, Any] | None]] = [
-            ("GET", base, None),
-            ("PATCH", base, {"first_name": "X"}),
-            ("DELETE", base, None),
-            ("PUT", f"{base}/roles", {"roles": ["AGENT"]}),
-            ("POST", f"{base}/disable", None),
-            ("POST", f"{base}/enable", None),
-            ("POST", f"{base}/unlock", None),
-            ("POST", f"{base}/password-reset", {}),
-            ("DELETE", f"{base}/sessions", None),
-        ]
+        calls = user_routes(base)
         for method, url, body in calls:
             response = await api.http.request(method, url, json=body, headers=admin)
             assert_error(response, 404, "user_not_found")
@@ -533,15 +538,7 @@ class TestPermissions:
         base = f"/auth/users/{target}"
         calls: list[tuple[str, str, dict[str, Any] | None]] = [
             ("GET", "/auth/users", None),
-            ("GET", base, None),
-            ("PATCH", base, {"first_name": "X"}),
-            ("DELETE", base, None),
-            ("PUT", f"{base}/roles", {"roles": ["AGENT"]}),
-            ("POST", f"{base}/disable", None),
-            ("POST", f"{base}/enable", None),
-            ("POST", f"{base}/unlock", None),
-            ("POST", f"{base}/password-reset", {}),
-            ("DELETE", f"{base}/sessions", None),
+            *user_routes(base),
             ("GET", "/auth/audit", None),
             (
                 "POST",
