@@ -76,10 +76,12 @@ class Running:
         self.proc.wait()
         raise AssertionError(f"no banner; stdout={''.join(seen)!r} stderr={err[-3000:]!r}")
 
-    def stop(self, sig: signal.Signals = signal.SIGTERM) -> tuple[int, float, str]:
-        """Send ``sig``; returns the exit code, seconds to exit, and what went to stderr."""
+    def stop(self, sig: signal.Signals = signal.SIGTERM, repeat: int = 1) -> tuple[int, float, str]:
+        """Send ``sig`` (``repeat`` times at once, as a supervisor and its child both may);
+        returns the exit code, seconds to exit, and what went to stderr."""
         started = time.monotonic()
-        self.proc.send_signal(sig)
+        for _ in range(repeat):
+            self.proc.send_signal(sig)
         self.proc.wait(timeout=15)
         err = self.proc.stderr.read() if self.proc.stderr else ""
         return self.proc.returncode, time.monotonic() - started, err

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
@@ -113,27 +115,40 @@ async def run(services: Sequence[ServiceName], settings: Settings) -> int:
         await resources.close()
 
 
+FORCE_AFTER = 1.0
+"""A second signal at least this many seconds after the first forces the exit; duplicates
+sent together (a supervisor and its child both forwarding SIGTERM) do not."""
+
+
+def _not_a_cancellation(record: logging.LogRecord) -> bool:
+    return "CancelledError" not in record.getMessage()
+
+
 async def _serve(bound: list[_Bound], settings: Settings) -> int:
     loop = asyncio.get_running_loop()
-    stopping = False
+    first_signal: float | None = None
 
     def request_stop() -> None:
-        nonlocal stopping
+        nonlocal first_signal
+        now = time.monotonic()
+        force = first_signal is not None and now - first_signal >= FORCE_AFTER
+        first_signal = first_signal if first_signal is not None else now
+        if force:
+            logging.getLogger("uvicorn.error").addFilter(_not_a_cancellation)
         for item in bound:
-            if stopping:
-                item.server.force_exit = True
             item.server.should_exit = True
-        stopping = True
+            item.server.force_exit = item.server.force_exit or force
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop)
     tasks = [asyncio.create_task(item.server.serve([item.sock])) for item in bound]
     try:
         while not all(item.server.started for item in bound):
-            if any(task.done() for task in tasks) or stopping:
+            if any(task.done() for task in tasks) or first_signal is not None:
+                stopped_by_signal = first_signal is not None
                 request_stop()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                return 0 if stopping else 1
+                return 0 if stopped_by_signal else 1
             await asyncio.sleep(0.05)
         _print_banner(bound, settings)
         await asyncio.gather(*tasks)
