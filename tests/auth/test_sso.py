@@ -18,6 +18,7 @@ import httpx2
 import jwt
 import pytest
 
+from aicc.core.errors import ConfigError
 from tests.auth.conftest import AuthClient, auth_settings, bearer, running_auth
 from tests.auth.oidc_provider import FakeOIDCProvider, run_oidc_provider
 
@@ -455,3 +456,23 @@ class TestCallbackRefusals:
             sso_embedded, await callback(sso_embedded, {**params, "code": "made-up"})
         )
         assert idp.calls["token"] == 1
+
+
+class TestProviderConfiguration:
+    @pytest.mark.parametrize(
+        "entry",
+        [
+            {"name": "corp"},
+            {**corp_provider("http://127.0.0.1:9"), "role_mapping": {"cc-admins": "OVERLORD"}},
+            {**corp_provider("http://127.0.0.1:9"), "default_role": "janitor"},
+            {**corp_provider("http://127.0.0.1:9"), "client_id": 42},
+            {**corp_provider("http://127.0.0.1:9"), "metadata": {"issuer": "injected"}},
+        ],
+    )
+    async def test_a_provider_that_cannot_work_stops_the_start(
+        self, tmp_path: Path, entry: dict[str, Any]
+    ) -> None:
+        settings = auth_settings(tmp_path, **{"auth.sso_providers": [entry]})
+        with pytest.raises(ConfigError, match=r"AICC_AUTH_SSO_PROVIDERS\[0\] is invalid"):
+            async with running_auth(settings):
+                pass

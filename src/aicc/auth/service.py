@@ -25,6 +25,7 @@ class AuthService(LoginMixin, AccountsMixin, SelfServiceMixin, MfaMixin, SsoMixi
     """Create the first SUPER_ADMIN when there are no users (off for CLI commands)."""
 
     async def on_auth_started(self) -> None:
+        self.load_sso_providers()
         if self.bootstrap_on_start:
             await self._bootstrap_admin()
 

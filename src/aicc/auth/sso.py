@@ -25,7 +25,13 @@ from sqlalchemy import insert, select
 from aicc.auth import audit, models, users
 from aicc.auth.audit import Actor
 from aicc.auth.base import AuthBase
-from aicc.core.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from aicc.core.errors import (
+    ConfigError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from aicc.core.permissions import ROLE_RANK, Role, parse_role
 
 STATE_TTL = 600
@@ -43,9 +49,16 @@ class Provider:
     groups_claim: str = "groups"
     role_mapping: dict[str, str] = field(default_factory=dict)
     default_role: str | None = None
-    metadata: dict[str, Any] | None = None
-    keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
-    keys_fetched_at: float = 0.0
+    metadata: dict[str, Any] | None = field(default=None, init=False)
+    keys: dict[str, jwt.PyJWK] = field(default_factory=dict, init=False)
+    keys_fetched_at: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        for name in ("name", "issuer", "client_id", "client_secret", "redirect_uri"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty string")
+        if not isinstance(self.role_mapping, dict):
+            raise ValueError("role_mapping must map IdP groups to role names")
 
 
 def _challenge(verifier: str) -> str:
@@ -60,12 +73,26 @@ def _sso_error(message: str) -> Unauthorized:
 class SsoMixin(AuthBase):
     _providers: dict[str, Provider] | None = None
 
+    def load_sso_providers(self) -> None:
+        """Read ``AICC_AUTH_SSO_PROVIDERS``; a provider that cannot work is a start-up error."""
+        providers: dict[str, Provider] = {}
+        for index, entry in enumerate(self.settings.auth.sso_providers):
+            try:
+                provider = Provider(**entry)
+                for role in [*provider.role_mapping.values(), provider.default_role]:
+                    if role is not None:
+                        parse_role(role)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"AICC_AUTH_SSO_PROVIDERS[{index}] is invalid: {exc}") from None
+            if provider.name in providers:
+                raise ConfigError(f"AICC_AUTH_SSO_PROVIDERS names {provider.name!r} twice")
+            providers[provider.name] = provider
+        self._providers = providers
+
     def sso_provider(self, name: str) -> Provider:
         if self._providers is None:
-            self._providers = {
-                p["name"]: Provider(**{k: v for k, v in p.items() if k in Provider.__annotations__})
-                for p in self.settings.auth.sso_providers
-            }
+            self.load_sso_providers()
+        assert self._providers is not None
         provider = self._providers.get(name)
         if provider is None:
             raise NotFound("No such SSO provider", code="sso_provider_not_found")
