@@ -11,7 +11,7 @@ import contextlib
 import math
 import time
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,7 +26,13 @@ from aicc.core.secrets import encryption_key
 from aicc.core.service import Backend, ServiceBase, hs256_secret
 from aicc.core.tokens import KeyLookup
 
-USER_CHANGED_CHANNEL = "auth:user-changed"
+T = TypeVar("T")
+
+
+def _started(value: T | None) -> T:
+    if value is None:
+        raise RuntimeError("AuthService is not started; await start() first")
+    return value
 
 
 class AuthBase(ServiceBase):
@@ -46,23 +52,20 @@ class AuthBase(ServiceBase):
 
     @property
     def hasher(self) -> PasswordHasher:
-        assert self._hasher is not None, "AuthService is not started"
-        return self._hasher
+        return _started(self._hasher)
 
     @property
     def guard(self) -> LoginGuard:
-        assert self._guard is not None, "AuthService is not started"
-        return self._guard
+        return _started(self._guard)
 
     @property
     def signer(self) -> KeyStore | SharedSecretSigner:
-        assert self._signer is not None, "AuthService is not started"
-        return self._signer
+        signer: KeyStore | SharedSecretSigner = _started(self._signer)
+        return signer
 
     @property
     def totp_box(self) -> SecretBox:
-        assert self._totp_box is not None, "AuthService is not started"
-        return self._totp_box
+        return _started(self._totp_box)
 
     @property
     def jwks(self) -> dict[str, Any]:
