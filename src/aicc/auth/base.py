@@ -60,8 +60,9 @@ class AuthBase(ServiceBase):
 
     @property
     def signer(self) -> KeyStore | SharedSecretSigner:
-        signer: KeyStore | SharedSecretSigner = _started(self._signer)
-        return signer
+        if self._signer is None:
+            raise RuntimeError("AuthService is not started; await start() first")
+        return self._signer
 
     @property
     def totp_box(self) -> SecretBox:
