@@ -5,10 +5,13 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-import aicc.auth.models  # noqa: F401  (registers the auth tables)
-import aicc.core.leases  # noqa: F401  (registers the core tables)
+from aicc.auth import models as auth_tables
+from aicc.core import leases as core_tables
 from aicc.core.db import Database, metadata
 from aicc.core.migrate import upgrade
+
+DECLARING_MODULES = (auth_tables, core_tables)
+"""Importing them puts their tables on ``metadata``."""
 
 
 async def test_models_and_migrations_agree(database_url: str) -> None:
