@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -49,7 +49,6 @@ class LoginMixin(AuthBase):
         if user is None or locked or not user.password_hash:
             await self.hasher.verify_dummy(password)
             await self._fail(key, actor, user.id if user else None, "locked" if locked else "bad")
-        assert user is not None
         checked = await self.hasher.verify(user.password_hash, password)
         if not checked.valid or not user.is_active:
             await self._fail(key, actor, user.id, "disabled" if checked.valid else "bad")
@@ -58,10 +57,9 @@ class LoginMixin(AuthBase):
             await self._check_second_factor(user, mfa_token, key, actor)
             amr = "pwd,otp"
         async with database.transaction() as conn:
-            if checked.new_hash is not None:
-                await users.update_fields(conn, user.id, password_hash=checked.new_hash)
+            rehash = {"password_hash": checked.new_hash} if checked.new_hash else {}
             await users.update_fields(
-                conn, user.id, last_login_at=datetime.now(UTC), last_login_ip=ip_address
+                conn, user.id, last_login_at=datetime.now(UTC), last_login_ip=ip_address, **rehash
             )
             tokens = await self.start_session(
                 conn,
@@ -82,7 +80,7 @@ class LoginMixin(AuthBase):
         await self.guard.record_success(key)
         return tokens
 
-    async def _fail(self, key: str, actor: Actor, user_id: str | None, reason: str) -> None:
+    async def _fail(self, key: str, actor: Actor, user_id: str | None, reason: str) -> NoReturn:
         locked_now = await self.guard.record_failure(key, actor.ip_address)
         async with self.resources.database.transaction() as conn:
             await audit.record(
