@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
@@ -90,7 +91,15 @@ class TestAccessToken:
 
     @pytest.mark.parametrize(
         "forge",
-        ["none", "hs256-with-public-key", "foreign-key", "wrong-audience", "no-typ", "expired"],
+        [
+            "none",
+            "hs256-with-public-key",
+            "es256-not-configured",
+            "foreign-key",
+            "wrong-audience",
+            "no-typ",
+            "expired",
+        ],
     )
     async def test_forged_or_wrong_tokens_are_refused(self, auth: AuthClient, forge: str) -> None:
         genuine = (await auth.login(ADMIN_USERNAME, ADMIN_PASSWORD))["access_token"]
@@ -102,6 +111,11 @@ class TestAccessToken:
         elif forge == "hs256-with-public-key":
             public_bytes = base64.urlsafe_b64decode(jwks["keys"][0]["x"] + "==")
             token = _hs256(claims, public_bytes, {"kid": header["kid"], "typ": "at+jwt"})
+        elif forge == "es256-not-configured":
+            ec_key = ec.generate_private_key(ec.SECP256R1())
+            token = jwt.encode(
+                claims, ec_key, algorithm="ES256", headers={"kid": header["kid"], "typ": "at+jwt"}
+            )
         else:
             key = Ed25519PrivateKey.generate()
             kid = header["kid"] if forge == "foreign-key" else "no-such-kid"

@@ -159,3 +159,24 @@ class TestSecrets:
         key = encryption_key(load_settings())
         assert key == encryption_key(load_settings())
         assert (tmp_path / "data" / "secrets" / "encryption.key").exists()
+
+
+class TestListsFromTheEnvironment:
+    def test_comma_separated_roles_and_algorithms(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("AICC_AUTH_MFA_REQUIRED_ROLES", "super_admin, ADMIN")
+        monkeypatch.setenv("AICC_AUTH_ALGORITHMS", "EdDSA,ES256")
+        auth = load_settings().auth
+        assert auth.mfa_required_roles == ["SUPER_ADMIN", "ADMIN"]
+        assert auth.algorithms == ["EdDSA", "ES256"]
+
+    def test_unknown_algorithm_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("AICC_AUTH_ALGORITHMS", "none")
+        with pytest.raises(ConfigError, match="algorithms"):
+            load_settings()
+
+    def test_sso_providers_are_json(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("AICC_AUTH_SSO_PROVIDERS", '[{"name": "corp"}]')
+        assert load_settings().auth.sso_providers == [{"name": "corp"}]
+        monkeypatch.setenv("AICC_AUTH_SSO_PROVIDERS", "not json")
+        with pytest.raises(ConfigError, match="sso_providers"):
+            load_settings()

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from aicc.core.errors import ConfigError
 
+Algorithm = Literal["EdDSA", "ES256"]
 ServiceName = Literal["monitoring", "recording", "integration", "auth"]
 SERVICE_NAMES: tuple[ServiceName, ...] = ("monitoring", "recording", "integration", "auth")
 
@@ -25,6 +27,10 @@ def _group(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(
         env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True
     )
+
+
+def _eddsa_only() -> list[Algorithm]:
+    return ["EdDSA"]
 
 
 class ServerSettings(BaseSettings):
@@ -112,6 +118,8 @@ class AuthSettings(BaseSettings):
     session_idle_timeout: int = Field(1800, ge=60)
     session_max_lifetime: int = Field(12 * 3600, ge=300)
     leeway: int = Field(30, ge=0, le=300)
+    algorithms: Annotated[list[Algorithm], NoDecode] = Field(default_factory=_eddsa_only)
+    """Asymmetric algorithms access tokens may use (HS256 only with ``JWT_SECRET``)."""
     jwks_min_refresh_interval: float = Field(30.0, ge=0)
     revocation_recheck_interval: float = Field(5.0, gt=0)
     lockout_threshold: int = Field(10, ge=1, le=100)
@@ -119,7 +127,7 @@ class AuthSettings(BaseSettings):
     lockout_duration: int = Field(900, ge=1)
     ip_failure_limit: int = Field(30, ge=1)
     ip_failure_window: int = Field(300, ge=1)
-    mfa_required_roles: list[str] = Field(default_factory=list)
+    mfa_required_roles: Annotated[list[str], NoDecode] = Field(default_factory=list)
     self_registration: bool = False
     password_hash_memory_kib: int = Field(19456, ge=8192)
     password_hash_time_cost: int = Field(2, ge=1)
@@ -134,6 +142,13 @@ class AuthSettings(BaseSettings):
     def _split_roles(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.lstrip().startswith("["):
             return [r.strip().upper() for r in value.split(",") if r.strip()]
+        return value
+
+    @field_validator("algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [a.strip() for a in value.split(",") if a.strip()]
         return value
 
 
@@ -242,6 +257,8 @@ def load_settings(
         per_group[group][field] = value
     try:
         groups = {name: cls(_env_file=env_file, **per_group[name]) for name, cls in _GROUPS.items()}
+    except SettingsError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"

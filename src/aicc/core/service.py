@@ -158,6 +158,7 @@ class ServiceBase:
             keys=keys,
             revocations=self._revocations,
             hs256_secret=hs256_secret(self.settings),
+            algorithms=frozenset(auth.algorithms),
             leeway=auth.leeway,
         )
 

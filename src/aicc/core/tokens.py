@@ -24,6 +24,7 @@ from aicc.core.revocation import SessionRevocations
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 media type, not a secret)
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256"})
+"""What a verifier can be configured to accept besides HS256 (``AICC_AUTH_ALGORITHMS``)."""
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "nbf", "jti", "sid"]
 
 
@@ -94,6 +95,7 @@ class TokenVerifier:
         keys: KeyLookup | None,
         revocations: SessionRevocations | None,
         hs256_secret: bytes | None = None,
+        algorithms: frozenset[str] = frozenset({"EdDSA"}),
         leeway: int = 30,
         memo_size: int = 10_000,
     ) -> None:
@@ -104,6 +106,7 @@ class TokenVerifier:
         self.keys = keys
         self.revocations = revocations
         self.hs256_secret = hs256_secret
+        self.algorithms = algorithms & ASYMMETRIC_ALGORITHMS
         self.leeway = leeway
         self.memo_size = memo_size
         self._verified: dict[str, Principal] = {}
@@ -135,7 +138,7 @@ class TokenVerifier:
         key: Any
         if self.hs256_secret is not None and algorithm == "HS256":
             key = self.hs256_secret
-        elif self.keys is not None and algorithm in ASYMMETRIC_ALGORITHMS:
+        elif self.keys is not None and algorithm in self.algorithms:
             kid = header.get("kid")
             if not isinstance(kid, str) or not kid:
                 raise Unauthorized("Token has no key id", code="invalid_token")
