@@ -1,5 +1,6 @@
-"""Fixtures for the auth service: an app on embedded or production backends, and helpers
-that sign users in through the HTTP API."""
+"""Fixtures for the auth service: an app on embedded or production backends, helpers that
+sign users in through the HTTP API, the same app with every response checked for secrets
+(``api``), and an OIDC provider with an app that signs in through it (``sso``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from aicc.auth.app import create_app
 from aicc.auth.service import AuthService
 from aicc.core.config import Settings, load_settings
 from tests.asgi import serve_app
+from tests.auth.admin_api import watched
+from tests.auth.oidc_provider import FakeOIDCProvider, run_oidc_provider
+from tests.auth.sso_flow import CLIENT, corp_provider
+from tests.auth.support import registration_body
 
 ADMIN_USERNAME = "root-admin"
 ADMIN_PASSWORD = "bootstrap-Passphrase-42"
@@ -82,13 +87,7 @@ class AuthClient:
     ) -> str:
         response = await self.http.post(
             "/auth/register",
-            json={
-                "username": username,
-                "email": f"{username}@example.com",
-                "password": password,
-                "roles": roles,
-                **extra,
-            },
+            json=registration_body(username, password, roles, **extra),
             headers=await self.admin_headers(),
         )
         assert response.status_code == 201, response.text
@@ -122,4 +121,53 @@ async def auth(tmp_path: Path, backend_overrides: dict[str, Any]) -> AsyncIterat
 async def auth_embedded(tmp_path: Path) -> AsyncIterator[AuthClient]:
     """The auth app on embedded backends only, for tests whose logic is backend-agnostic."""
     async with running_auth(auth_settings(tmp_path)) as client:
+        yield client
+
+
+@pytest.fixture
+def api(auth: AuthClient) -> AuthClient:
+    """The app on both backends, every response checked for secrets."""
+    return watched(auth)
+
+
+@pytest.fixture
+def api_embedded(auth_embedded: AuthClient) -> AuthClient:
+    return watched(auth_embedded)
+
+
+@pytest.fixture(scope="module")
+def _running_idp() -> Iterator[FakeOIDCProvider]:
+    with run_oidc_provider([CLIENT]) as provider:
+        yield provider
+
+
+@pytest.fixture
+def idp(_running_idp: FakeOIDCProvider) -> FakeOIDCProvider:
+    _running_idp.reset()
+    return _running_idp
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[httpx2.AsyncClient]:
+    """A real HTTP client for the provider's side of the flow (redirects not followed)."""
+    async with httpx2.AsyncClient(follow_redirects=False, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def sso(
+    tmp_path: Path, idp: FakeOIDCProvider, backend_overrides: dict[str, Any]
+) -> AsyncIterator[AuthClient]:
+    """The auth app with the ``corp`` provider, on both backends."""
+    providers = [corp_provider(idp.issuer)]
+    settings = auth_settings(tmp_path, **{"auth.sso_providers": providers}, **backend_overrides)
+    async with running_auth(settings) as client:
+        yield client
+
+
+@pytest.fixture
+async def sso_embedded(tmp_path: Path, idp: FakeOIDCProvider) -> AsyncIterator[AuthClient]:
+    """The same on the embedded backends, for cases whose logic does not depend on them."""
+    settings = auth_settings(tmp_path, **{"auth.sso_providers": [corp_provider(idp.issuer)]})
+    async with running_auth(settings) as client:
         yield client

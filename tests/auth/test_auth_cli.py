@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-import jwt
 import pytest
 
+from tests.auth.support import kid_of
 from tests.backends import free_port
 from tests.processes import Running, aicc_env, run_aicc
 
@@ -71,11 +71,6 @@ def login(url: str, username: str, password: str) -> dict[str, Any]:
 def published_kids(url: str) -> list[str]:
     keys = httpx2.get(f"{url}/.well-known/jwks.json", timeout=10).json()["keys"]
     return sorted(k["kid"] for k in keys)
-
-
-def kid_of(tokens: dict[str, Any]) -> str:
-    kid: str = jwt.get_unverified_header(tokens["access_token"])["kid"]
-    return kid
 
 
 def me(url: str, tokens: dict[str, Any]) -> httpx2.Response:
@@ -177,7 +172,7 @@ class TestRotateKeys:
         server = start(serve, env, tmp_path)
         [old_kid] = published_kids(server.url)
         before = login(server.url, "admin", "Bootstrap-Passphrase-For-Cli-9")
-        assert kid_of(before) == old_kid
+        assert kid_of(before["access_token"]) == old_kid
 
         rotated = run_aicc("auth", "rotate-keys", env=env, cwd=tmp_path)
         assert rotated.returncode == 0, rotated.stderr
@@ -193,7 +188,7 @@ class TestRotateKeys:
         restarted = start(serve, env, tmp_path, server.port)
         assert published_kids(restarted.url) == sorted([old_kid, new_kid])
         after = login(restarted.url, "admin", "Bootstrap-Passphrase-For-Cli-9")
-        assert kid_of(after) == new_kid
+        assert kid_of(after["access_token"]) == new_kid
         assert me(restarted.url, after).status_code == 200
         old = me(restarted.url, before)
         assert old.status_code == 200, old.text

@@ -1,193 +1,39 @@
-"""The token check every service uses, across real HTTP.
-
-The auth app runs as a real uvicorn server on a loopback port inside the test's event loop;
-a monitoring app (its facade plus a test router guarded by ``require_permission``) is set
-up like a separate service: its settings point ``auth.url`` at the live auth server, from
-which it fetches the JWKS over HTTP.
-
-Two deployments: ``embedded`` (both apps share one ``Resources``, so the in-process cache
-carries revocations) and ``postgres-redis`` (same PostgreSQL and Redis, separate
-``Resources``, so revocations cross through Redis publish/subscribe).
-"""
+"""The token check every service uses, across real HTTP: the auth app as a live server and
+a monitoring app set up like a separate service (see ``tests/auth/deployment.py``), in both
+deployments, ``embedded`` and ``postgres-redis``."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import hashlib
-import hmac
 import json
-import re
-import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import httpx2
 import jwt
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import APIRouter, Depends
 
-from aicc.auth.app import create_app as create_auth_app
-from aicc.auth.service import AuthService
-from aicc.core.app import build_app
-from aicc.core.config import Settings
-from aicc.core.resources import Resources
-from aicc.core.security import require_permission
-from aicc.core.tokens import Principal
-from aicc.monitoring.service import MonitoringService
-from tests.asgi import serve_app
-from tests.auth.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, auth_settings, bearer
-
-JWKS_ROUTE = "/.well-known/jwks.json"
-AGENT_PASSWORD = "agent-Passphrase-for-tests-31"
-JWKS_INTERVAL = 1.0
-"""The monitoring app's ``auth.jwks_min_refresh_interval`` in these tests (seconds)."""
-REVOCATION_DEADLINE = 5.0
-
-
-# --- the services -------------------------------------------------------------------------
-
-
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield  # signals belong to the test runner
-
-
-def _monitoring_router() -> APIRouter:
-    router = APIRouter()
-
-    @router.get("/protected")
-    async def protected(
-        principal: Annotated[Principal, Depends(require_permission("metrics:read"))],
-    ) -> dict[str, Any]:
-        return {"user_id": principal.user_id, "roles": list(principal.roles)}
-
-    @router.get("/admin-only")
-    async def admin_only(
-        principal: Annotated[Principal, Depends(require_permission("users:manage"))],
-    ) -> dict[str, Any]:
-        return {"user_id": principal.user_id}
-
-    return router
-
-
-@dataclass
-class Deployment:
-    auth_url: str
-    auth_service: AuthService
-    auth: httpx2.AsyncClient
-    """Real HTTP to the live auth server."""
-    monitoring: httpx2.AsyncClient
-    """ASGI client of the monitoring app."""
-
-    async def login(self, username: str, password: str) -> dict[str, Any]:
-        response = await self.auth.post(
-            "/auth/login", json={"username": username, "password": password}
-        )
-        assert response.status_code == 200, response.text
-        tokens: dict[str, Any] = response.json()
-        return tokens
-
-    async def agent_tokens(self) -> dict[str, Any]:
-        """A new AGENT user, registered by the bootstrap admin, signed in."""
-        admin = bearer(await self.login(ADMIN_USERNAME, ADMIN_PASSWORD))
-        username = f"agent-{uuid.uuid4().hex[:8]}"
-        created = await self.auth.post(
-            "/auth/register",
-            json={
-                "username": username,
-                "email": f"{username}@example.com",
-                "password": AGENT_PASSWORD,
-                "roles": ["agent"],
-            },
-            headers=admin,
-        )
-        assert created.status_code == 201, created.text
-        return await self.login(username, AGENT_PASSWORD)
-
-    async def jwks_fetches(self) -> float:
-        """GETs of the JWKS the auth server has answered, from its Prometheus counter."""
-        text = (await self.auth.get("/metrics")).text
-        total = 0.0
-        for labels, value in re.findall(r"^aicc_api_requests_total\{([^}]*)\} (\S+)$", text, re.M):
-            if f'route="{JWKS_ROUTE}"' in labels and 'method="GET"' in labels:
-                total += float(value)
-        return total
-
-    async def protected(self, token: str, path: str = "/protected") -> httpx2.Response:
-        return await self.monitoring.get(path, headers={"Authorization": f"Bearer {token}"})
-
-
-@contextlib.asynccontextmanager
-async def live_auth(
-    settings: Settings, sock: socket.socket, resources: Resources | None
-) -> AsyncIterator[AuthService]:
-    """The auth app served by uvicorn on ``sock`` in this event loop."""
-    app = create_auth_app(settings, resources=resources)
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
-    config.timeout_graceful_shutdown = 2
-    server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="live-auth")
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("the auth server stopped during start-up")
-            assert time.monotonic() < deadline, "the auth server did not start"
-            await asyncio.sleep(0.01)
-        service: AuthService = app.state.aicc_service
-        yield service
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
-
-
-@contextlib.asynccontextmanager
-async def deploy(
-    mode: str, tmp_path: Path, backend: dict[str, Any], *, jwks_interval: float = JWKS_INTERVAL
-) -> AsyncIterator[Deployment]:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        auth_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        common = {"auth.url": auth_url, **backend}
-        auth_cfg = auth_settings(tmp_path, **common)
-        monitoring_cfg = auth_settings(
-            tmp_path,
-            **{
-                **common,
-                "auth.jwks_min_refresh_interval": jwks_interval,
-                # Only the shared cache (embedded) or Redis pub/sub can tell it in time.
-                "auth.revocation_recheck_interval": 600.0,
-                # A separate service on PostgreSQL checks the schema, never migrates it.
-                "server.auto_migrate": False if backend else None,
-            },
-        )
-        shared = Resources.open(auth_cfg) if mode == "embedded" else None
-        try:
-            async with (
-                live_auth(auth_cfg, sock, shared) as auth_service,
-                httpx2.AsyncClient(base_url=auth_url, timeout=10) as auth_http,
-            ):
-                monitoring_app = build_app(
-                    MonitoringService(settings=monitoring_cfg, resources=shared),
-                    [_monitoring_router()],
-                )
-                async with serve_app(monitoring_app) as monitoring_http:
-                    yield Deployment(auth_url, auth_service, auth_http, monitoring_http)
-        finally:
-            if shared is not None:
-                await shared.close()
+from tests.auth.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, bearer
+from tests.auth.deployment import (
+    JWKS_INTERVAL,
+    JWKS_ROUTE,
+    REVOCATION_DEADLINE,
+    Deployment,
+    assert_refused,
+    deploy,
+)
+from tests.auth.support import (
+    alg_none_token,
+    claims_of,
+    eddsa_token,
+    error_code,
+    hs256_token,
+    kid_of,
+)
 
 
 @pytest.fixture
@@ -215,58 +61,6 @@ async def deployment_rate_limited_jwks(
 async def embedded(tmp_path: Path) -> AsyncIterator[Deployment]:
     async with deploy("embedded", tmp_path, {}) as running:
         yield running
-
-
-# --- forged tokens ------------------------------------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
-    parts = (json.dumps(header).encode(), json.dumps(claims).encode())
-    return ".".join(_b64(p) for p in parts)
-
-
-def alg_none_token(claims: dict[str, Any], kid: str) -> str:
-    return _unsigned({"alg": "none", "typ": "at+jwt", "kid": kid}, claims) + "."
-
-
-def hs256_token(claims: dict[str, Any], kid: str, secret: bytes) -> str:
-    signing_input = _unsigned({"alg": "HS256", "typ": "at+jwt", "kid": kid}, claims)
-    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(mac)}"
-
-
-def eddsa_token(claims: dict[str, Any], kid: str) -> str:
-    """Signed with a fresh Ed25519 key the auth service never saw."""
-    key = Ed25519PrivateKey.generate()
-    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid, "typ": "at+jwt"})
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-    return claims
-
-
-def kid_of(token: str) -> str:
-    kid: str = jwt.get_unverified_header(token)["kid"]
-    return kid
-
-
-def error_code(response: httpx2.Response) -> str:
-    code: str = response.json()["error"]["code"]
-    return code
-
-
-def assert_refused(response: httpx2.Response, code: str = "invalid_token") -> None:
-    assert response.status_code == 401, response.text
-    assert error_code(response) == code
-    assert response.headers["www-authenticate"].startswith("Bearer")
-
-
-# --- the tests ----------------------------------------------------------------------------
 
 
 class TestPermissionCheck:
@@ -315,7 +109,8 @@ class TestForgedTokens:
             ),
             json.dumps(jwk).encode(),
         ]
-        forged = [alg_none_token(claims, kid), *(hs256_token(claims, kid, s) for s in secrets)]
+        header = {"typ": "at+jwt", "kid": kid}
+        forged = [alg_none_token(claims, kid), *(hs256_token(claims, s, header) for s in secrets)]
         for token in forged:
             assert_refused(await embedded.protected(token))
 

@@ -19,14 +19,9 @@ from tests.auth.conftest import (
     bearer,
     running_auth,
 )
+from tests.auth.support import login_response
 
 PASSWORD = "Quiet-Harbour-Lights-7"
-
-
-async def attempt(auth: AuthClient, username: str, password: str, **headers: str) -> Any:
-    return await auth.http.post(
-        "/auth/login", json={"username": username, "password": password}, headers=headers
-    )
 
 
 class TestFailuresLookAlike:
@@ -38,12 +33,12 @@ class TestFailuresLookAlike:
             admin = await auth.admin_headers()
             await auth.http.post(f"/auth/users/{disabled_id}/disable", headers=admin)
             for _ in range(2):
-                await attempt(auth, "locked-agent", "wrong-password-1")
+                await login_response(auth, "locked-agent", "wrong-password-1")
             answers = [
-                await attempt(auth, "nobody-here", PASSWORD),
-                await attempt(auth, ADMIN_USERNAME, "wrong-password-1"),
-                await attempt(auth, "disabled-agent", PASSWORD),
-                await attempt(auth, "locked-agent", PASSWORD),
+                await login_response(auth, "nobody-here", PASSWORD),
+                await login_response(auth, ADMIN_USERNAME, "wrong-password-1"),
+                await login_response(auth, "disabled-agent", PASSWORD),
+                await login_response(auth, "locked-agent", PASSWORD),
             ]
         bodies = [
             (r.status_code, r.json()["error"]["code"], r.json()["error"]["message"])
@@ -59,9 +54,13 @@ class TestFailuresLookAlike:
     async def test_password_is_compared_exactly(self, auth_embedded: AuthClient) -> None:
         long_password = "a-long-passphrase-for-the-night-shift " * 3
         await auth_embedded.create_user("night-owl", long_password, ["agent"])
-        assert (await attempt(auth_embedded, "night-owl", long_password[:-1])).status_code == 401
-        assert (await attempt(auth_embedded, "night-owl", long_password.upper())).status_code == 401
-        assert (await attempt(auth_embedded, "night-owl", long_password)).status_code == 200
+        assert (
+            await login_response(auth_embedded, "night-owl", long_password[:-1])
+        ).status_code == 401
+        assert (
+            await login_response(auth_embedded, "night-owl", long_password.upper())
+        ).status_code == 401
+        assert (await login_response(auth_embedded, "night-owl", long_password)).status_code == 200
 
 
 class TestLockout:
@@ -70,12 +69,12 @@ class TestLockout:
         async with running_auth(settings) as auth:
             user_id = await auth.create_user("shift-agent", PASSWORD, ["agent"])
             for _ in range(3):
-                assert (await attempt(auth, "shift-agent", "nope-nope-1")).status_code == 401
-            assert (await attempt(auth, "shift-agent", PASSWORD)).status_code == 401
+                assert (await login_response(auth, "shift-agent", "nope-nope-1")).status_code == 401
+            assert (await login_response(auth, "shift-agent", PASSWORD)).status_code == 401
             admin = await auth.admin_headers()
             unlocked = await auth.http.post(f"/auth/users/{user_id}/unlock", headers=admin)
             assert unlocked.status_code == 204
-            assert (await attempt(auth, "shift-agent", PASSWORD)).status_code == 200
+            assert (await login_response(auth, "shift-agent", PASSWORD)).status_code == 200
             audit = await auth.http.get(
                 "/auth/audit", params={"event": "account_locked"}, headers=admin
             )
@@ -87,8 +86,8 @@ class TestLockout:
             await auth.create_user("steady-agent", PASSWORD, ["agent"])
             for _ in range(3):
                 for _ in range(2):
-                    await attempt(auth, "steady-agent", "typo-typo-1")
-                assert (await attempt(auth, "steady-agent", PASSWORD)).status_code == 200
+                    await login_response(auth, "steady-agent", "typo-typo-1")
+                assert (await login_response(auth, "steady-agent", PASSWORD)).status_code == 200
 
 
 class TestIpThrottling:
@@ -98,8 +97,10 @@ class TestIpThrottling:
         )
         async with running_auth(settings) as auth:
             for i in range(5):
-                assert (await attempt(auth, f"guess-{i}", "guess-guess-1")).status_code == 401
-            flooded = await attempt(auth, ADMIN_USERNAME, ADMIN_PASSWORD)
+                assert (
+                    await login_response(auth, f"guess-{i}", "guess-guess-1")
+                ).status_code == 401
+            flooded = await login_response(auth, ADMIN_USERNAME, ADMIN_PASSWORD)
         assert flooded.status_code == 429
         assert flooded.json()["error"]["code"] == "too_many_attempts"
         assert 1 <= int(flooded.headers["retry-after"]) <= 300
@@ -108,7 +109,7 @@ class TestIpThrottling:
         settings = auth_settings(tmp_path, **{"auth.ip_failure_limit": 3})
         async with running_auth(settings) as auth:
             results = await asyncio.gather(
-                *(attempt(auth, ADMIN_USERNAME, ADMIN_PASSWORD) for _ in range(12))
+                *(login_response(auth, ADMIN_USERNAME, ADMIN_PASSWORD) for _ in range(12))
             )
         assert [r.status_code for r in results] == [200] * 12
 
@@ -122,8 +123,8 @@ class TestLegacyHashes:
             await conn.execute(
                 update(models.user).where(models.user.c.id == user_id).values(password_hash=legacy)
             )
-        assert (await attempt(auth, "legacy-agent", "Wrong-Horse-1")).status_code == 401
-        assert (await attempt(auth, "legacy-agent", PASSWORD)).status_code == 200
+        assert (await login_response(auth, "legacy-agent", "Wrong-Horse-1")).status_code == 401
+        assert (await login_response(auth, "legacy-agent", PASSWORD)).status_code == 200
         async with database.connect() as conn:
             stored = (
                 await conn.execute(
@@ -131,12 +132,14 @@ class TestLegacyHashes:
                 )
             ).scalar_one()
         assert stored.startswith("$argon2id$")
-        assert (await attempt(auth, "legacy-agent", PASSWORD)).status_code == 200
+        assert (await login_response(auth, "legacy-agent", PASSWORD)).status_code == 200
 
 
 class TestLoginIsAudited:
     async def test_success_and_failure_record_ip_and_user_agent(self, auth: AuthClient) -> None:
-        await attempt(auth, ADMIN_USERNAME, "not-it-1", **{"User-Agent": "softphone/2.1"})
+        await login_response(
+            auth, ADMIN_USERNAME, "not-it-1", headers={"User-Agent": "softphone/2.1"}
+        )
         tokens = await auth.login(ADMIN_USERNAME, ADMIN_PASSWORD)
         page = (
             await auth.http.get("/auth/audit", params={"event": "login"}, headers=bearer(tokens))

@@ -18,7 +18,7 @@ from tests.auth.conftest import (
     bearer,
     running_auth,
 )
-from tests.auth.test_tokens import claims_of
+from tests.auth.support import claims_of
 
 PASSWORD = "Blue-Lantern-Evening-3"
 

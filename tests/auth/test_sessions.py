@@ -6,34 +6,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx2
 from sqlalchemy import update
 
 from aicc.auth import models
 from tests.auth.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, AuthClient, bearer
+from tests.auth.support import error_code, login_response, refresh_response
 
 PASSWORD = "Session-Passphrase-77"
 NEW_PASSWORD = "Brand-New-Passphrase-88"
 
 
-def error_code(response: httpx2.Response) -> str:
-    code: str = response.json()["error"]["code"]
-    return code
-
-
 async def login_as(auth: AuthClient, username: str, user_agent: str) -> dict[str, Any]:
-    response = await auth.http.post(
-        "/auth/login",
-        json={"username": username, "password": PASSWORD},
-        headers={"User-Agent": user_agent},
-    )
+    response = await login_response(auth, username, PASSWORD, headers={"User-Agent": user_agent})
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
     return tokens
-
-
-async def refresh_response(auth: AuthClient, tokens: dict[str, Any]) -> httpx2.Response:
-    return await auth.http.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
 
 
 async def session_id(auth: AuthClient, tokens: dict[str, Any]) -> str:

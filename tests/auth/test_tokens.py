@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -27,28 +24,15 @@ from tests.auth.conftest import (
     bearer,
     running_auth,
 )
+from tests.auth.support import claims_of, error_code, hs256_token
 
 
-def claims_of(token: str) -> dict[str, Any]:
-    decoded: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-    return decoded
-
-
-def _hs256(claims: dict[str, Any], secret: bytes, header: dict[str, str]) -> str:
-    """Sign by hand: PyJWT refuses key-confusion secrets, an attacker would not."""
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    head = b64(json.dumps({"alg": "HS256", **header}).encode())
-    body = b64(json.dumps(claims).encode())
-    signature = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{b64(signature)}"
-
-
-async def error_code(auth: AuthClient, method: str, path: str, **kwargs: Any) -> tuple[int, str]:
+async def status_and_code(
+    auth: AuthClient, method: str, path: str, **kwargs: Any
+) -> tuple[int, str]:
+    """The status and error code of one request."""
     response = await auth.http.request(method, path, **kwargs)
-    return response.status_code, response.json()["error"]["code"]
+    return response.status_code, error_code(response)
 
 
 class TestAccessToken:
@@ -110,7 +94,7 @@ class TestAccessToken:
             token = jwt.encode(claims, "", algorithm="none", headers={"typ": "at+jwt"})
         elif forge == "hs256-with-public-key":
             public_bytes = base64.urlsafe_b64decode(jwks["keys"][0]["x"] + "==")
-            token = _hs256(claims, public_bytes, {"kid": header["kid"], "typ": "at+jwt"})
+            token = hs256_token(claims, public_bytes, {"kid": header["kid"], "typ": "at+jwt"})
         elif forge == "es256-not-configured":
             ec_key = ec.generate_private_key(ec.SECP256R1())
             token = jwt.encode(
@@ -127,7 +111,7 @@ class TestAccessToken:
             if forge == "expired":
                 claims["exp"] = int(time.time()) - 3600
             token = jwt.encode(claims, key, algorithm="EdDSA", headers=headers)
-        status, code = await error_code(
+        status, code = await status_and_code(
             auth, "GET", "/auth/me", headers={"Authorization": f"Bearer {token}"}
         )
         assert status == 401 and code in {"invalid_token", "token_expired"}
@@ -159,13 +143,13 @@ class TestRefresh:
         second = (
             await auth.http.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
         ).json()
-        status, code = await error_code(
+        status, code = await status_and_code(
             auth, "POST", "/auth/refresh", json={"refresh_token": first["refresh_token"]}
         )
         assert (status, code) == (401, "refresh_token_reused")
-        status, code = await error_code(auth, "GET", "/auth/me", headers=bearer(second))
+        status, code = await status_and_code(auth, "GET", "/auth/me", headers=bearer(second))
         assert (status, code) == (401, "token_revoked")
-        status, code = await error_code(
+        status, code = await status_and_code(
             auth, "POST", "/auth/refresh", json={"refresh_token": second["refresh_token"]}
         )
         assert (status, code) == (401, "session_revoked")
@@ -182,7 +166,7 @@ class TestRefresh:
         assert all(r.status_code in (200, 401) for r in responses)
 
     async def test_unknown_refresh_token(self, auth: AuthClient) -> None:
-        status, code = await error_code(
+        status, code = await status_and_code(
             auth, "POST", "/auth/refresh", json={"refresh_token": "not-a-real-token"}
         )
         assert (status, code) == (401, "invalid_refresh_token")
