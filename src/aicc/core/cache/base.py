@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
+
+_logger = logging.getLogger("aicc.core.cache")
 
 
 class LockNotAcquired(Exception):
@@ -36,6 +39,28 @@ class Lock(Protocol):
     async def __aenter__(self) -> Lock: ...
 
     async def __aexit__(self, *exc_info: object) -> None: ...
+
+
+class LockContext:
+    """``async with lock:`` for both backends: wait up to the lease's TTL, release on exit."""
+
+    name: str
+    _ttl: float
+
+    async def acquire(self, *, blocking_timeout: float | None = None) -> bool:
+        raise NotImplementedError
+
+    async def release(self) -> bool:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        if not await self.acquire(blocking_timeout=self._ttl):
+            raise LockNotAcquired(f"lock {self.name!r} not acquired within {self._ttl}s")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if not await self.release():
+            _logger.warning("lock %r expired before it was released", self.name)
 
 
 class Subscription(Protocol):

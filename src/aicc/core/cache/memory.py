@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from aicc.core.cache.base import Lock, LockNotAcquired, Subscription
-
-logger = logging.getLogger(__name__)
+from aicc.core.cache.base import Lock, LockContext, Subscription
 
 _SWEEP_INTERVAL = 1.0
 _POLL_MIN = 0.005
@@ -47,7 +44,7 @@ async def _retry(attempt: Callable[[], bool], wait: float | None) -> bool:
     return True
 
 
-class _MemoryLock:
+class _MemoryLock(LockContext):
     def __init__(self, cache: MemoryCache, name: str, ttl: float) -> None:
         if ttl <= 0:
             raise ValueError(f"lock ttl must be positive, got {ttl!r}")
@@ -71,15 +68,6 @@ class _MemoryLock:
         if ttl <= 0:
             raise ValueError(f"lock ttl must be positive, got {ttl!r}")
         return self._token is not None and self._cache._prolong(self.name, self._token, ttl)
-
-    async def __aenter__(self) -> Lock:
-        if not await self.acquire(blocking_timeout=self._ttl):
-            raise LockNotAcquired(f"lock {self.name!r} not acquired within {self._ttl}s")
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if not await self.release():
-            logger.warning("lock %r expired before it was released", self.name)
 
 
 class _MemorySubscription:

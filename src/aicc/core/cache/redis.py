@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import secrets
 import time
@@ -16,10 +15,8 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from aicc.core.cache.base import Lock, LockNotAcquired, Subscription
+from aicc.core.cache.base import Lock, LockContext, Subscription
 from aicc.core.errors import ConfigError
-
-logger = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT = 2.0
 _SOCKET_TIMEOUT = 5.0
@@ -74,7 +71,7 @@ async def _retry(attempt: Callable[[], Awaitable[bool]], wait: float | None) -> 
     return True
 
 
-class _RedisLock:
+class _RedisLock(LockContext):
     def __init__(self, cache: RedisCache, name: str, ttl: float) -> None:
         self.name = name
         self._cache = cache
@@ -106,15 +103,6 @@ class _RedisLock:
         if self._token is None:
             return False
         return bool(await self._cache._extend(keys=[self._key], args=[self._token, ttl_ms]))
-
-    async def __aenter__(self) -> Lock:
-        if not await self.acquire(blocking_timeout=self._ttl):
-            raise LockNotAcquired(f"lock {self.name!r} not acquired within {self._ttl}s")
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if not await self.release():
-            logger.warning("lock %r expired before it was released", self.name)
 
 
 class _RedisSubscription:
