@@ -114,6 +114,13 @@ class TestRegister:
         assert response.status_code == 422
 
 
+class TestSeveralRoles:
+    async def test_a_login_carries_every_role(self, auth: AuthClient) -> None:
+        await auth.create_user("two-hats", PASSWORD, ["supervisor", "agent"])
+        tokens = await auth.login("two-hats", PASSWORD)
+        assert claims_of(tokens["access_token"])["roles"] == ["AGENT", "SUPERVISOR"]
+
+
 class TestGrantRules:
     async def test_admin_grants_only_below_admin(self, auth: AuthClient) -> None:
         admin = await auth.user_headers("ops-admin", PASSWORD, ["admin"])

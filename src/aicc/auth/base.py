@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import time
 import uuid
 from typing import Any, ClassVar, TypeVar
@@ -27,6 +28,15 @@ from aicc.core.service import Backend, ServiceBase, hs256_secret
 from aicc.core.tokens import KeyLookup
 
 T = TypeVar("T")
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on: one hashing thread each. More threads than cores make
+    memory-hard hashes take turns on one core and evict each other from its caches."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
 
 
 def _started(value: T | None) -> T:
@@ -96,7 +106,9 @@ class AuthBase(ServiceBase):
         master = encryption_key(self.settings)
         self._totp_box = SecretBox(derive_key(master, "aicc-auth-totp-secrets"))
         self._hasher = PasswordHasher(
-            memory_kib=auth.password_hash_memory_kib, time_cost=auth.password_hash_time_cost
+            memory_kib=auth.password_hash_memory_kib,
+            time_cost=auth.password_hash_time_cost,
+            max_threads=auth.password_hash_threads or _usable_cores(),
         )
         self._guard = LoginGuard(self.resources.cache, auth)
         secret = hs256_secret(self.settings)

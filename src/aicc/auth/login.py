@@ -44,8 +44,7 @@ class LoginMixin(AuthBase):
         locked = await self.guard.is_locked(key)
         database = self.resources.database
         async with database.connect() as conn:
-            user = await users.by_username(conn, username)
-            roles = await users.roles_of(conn, user.id) if user is not None else []
+            user, roles = await users.by_username_with_roles(conn, username)
         if user is None or locked or not user.password_hash:
             await self.hasher.verify_dummy(password)
             await self._fail(key, actor, user.id if user else None, "locked" if locked else "bad")

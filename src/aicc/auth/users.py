@@ -50,6 +50,24 @@ async def by_username(conn: AsyncConnection, username: str) -> Row[Any] | None:
     return result.first()
 
 
+async def by_username_with_roles(
+    conn: AsyncConnection, username: str
+) -> tuple[Row[Any] | None, list[str]]:
+    """The user and its roles in one round trip (the login path)."""
+    role_list = (
+        select(func.aggregate_strings(r.c.role, ","))
+        .where(r.c.user_id == u.c.id)
+        .scalar_subquery()
+        .label("role_list")
+    )
+    row = (
+        await conn.execute(select(u, role_list).where(u.c.username_key == username_key(username)))
+    ).first()
+    if row is None:
+        return None, []
+    return row, sorted(row.role_list.split(",")) if row.role_list else []
+
+
 async def by_id(conn: AsyncConnection, user_id: str) -> Row[Any] | None:
     return (await conn.execute(select(u).where(u.c.id == user_id))).first()
 

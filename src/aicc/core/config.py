@@ -131,6 +131,8 @@ class AuthSettings(BaseSettings):
     self_registration: bool = False
     password_hash_memory_kib: int = Field(19456, ge=8192)
     password_hash_time_cost: int = Field(2, ge=1)
+    password_hash_threads: int | None = Field(None, ge=1, le=64)
+    """Threads that hash passwords; default one per core the process may use."""
     bootstrap_admin_username: str = Field("admin", validation_alias="AICC_BOOTSTRAP_ADMIN_USERNAME")
     bootstrap_admin_password: SecretStr | None = Field(
         None, validation_alias="AICC_BOOTSTRAP_ADMIN_PASSWORD"
