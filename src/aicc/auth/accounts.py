@@ -107,7 +107,7 @@ class AccountsMixin(AuthBase):
     ) -> dict[str, Any]:
         async with self.resources.database.transaction() as conn:
             await self._target(conn, caller, user_id)
-            if "email" in changes and await users.email_taken(
+            if "email" in changes and await users.email_exists(
                 conn, changes["email"], except_id=user_id
             ):
                 raise Conflict("That email is in use", code="user_exists")

@@ -12,13 +12,13 @@ import math
 import os
 import time
 import uuid
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aicc.auth import sessions
 from aicc.auth.bruteforce import LoginGuard
-from aicc.auth.keys import KeyStore, SharedSecretSigner
+from aicc.auth.keys import KeyStore, SharedSecretSigner, Signer
 from aicc.auth.passwords import PasswordHasher
 from aicc.core.crypto import SecretBox, derive_key
 from aicc.core.errors import ConfigError, Unauthorized, ValidationFailed
@@ -26,8 +26,6 @@ from aicc.core.permissions import Role, parse_role
 from aicc.core.secrets import encryption_key
 from aicc.core.service import Backend, ServiceBase, hs256_secret
 from aicc.core.tokens import KeyLookup
-
-T = TypeVar("T")
 
 
 def _usable_cores() -> int:
@@ -37,12 +35,6 @@ def _usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
-
-
-def _started(value: T | None) -> T:
-    if value is None:
-        raise RuntimeError("AuthService is not started; await start() first")
-    return value
 
 
 class AuthBase(ServiceBase):
@@ -55,28 +47,26 @@ class AuthBase(ServiceBase):
     _hasher: PasswordHasher | None = None
     _guard: LoginGuard | None = None
     _keystore: KeyStore | None = None
-    _signer: KeyStore | SharedSecretSigner | None = None
+    _signer: Signer | None = None
     _totp_box: SecretBox | None = None
     _key_reloader: asyncio.Task[None] | None = None
     _profiles: dict[str, tuple[dict[str, Any], float]]
 
     @property
     def hasher(self) -> PasswordHasher:
-        return _started(self._hasher)
+        return self.require_started(self._hasher)
 
     @property
     def guard(self) -> LoginGuard:
-        return _started(self._guard)
+        return self.require_started(self._guard)
 
     @property
-    def signer(self) -> KeyStore | SharedSecretSigner:
-        if self._signer is None:
-            raise RuntimeError("AuthService is not started; await start() first")
-        return self._signer
+    def signer(self) -> Signer:
+        return self.require_started(self._signer)
 
     @property
     def totp_box(self) -> SecretBox:
-        return _started(self._totp_box)
+        return self.require_started(self._totp_box)
 
     @property
     def jwks(self) -> dict[str, Any]:

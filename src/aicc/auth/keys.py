@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -26,6 +26,15 @@ from aicc.core.errors import Unauthorized
 from aicc.core.tokens import ACCESS_TOKEN_TYPE
 
 ALGORITHM = "EdDSA"
+
+
+class Signer(Protocol):
+    """Signs access tokens and publishes what verifies them."""
+
+    @property
+    def jwks(self) -> dict[str, Any]: ...
+
+    def sign(self, claims: dict[str, Any]) -> str: ...
 
 
 def _now() -> datetime:
@@ -134,7 +143,10 @@ class SharedSecretSigner:
 
     def __init__(self, secret: bytes) -> None:
         self.secret = secret
-        self.jwks: dict[str, Any] = {"keys": []}
+
+    @property
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": []}
 
     def sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(

@@ -45,11 +45,6 @@ def _aware(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def by_username(conn: AsyncConnection, username: str) -> Row[Any] | None:
-    result = await conn.execute(select(u).where(u.c.username_key == username_key(username)))
-    return result.first()
-
-
 async def by_username_with_roles(
     conn: AsyncConnection, username: str
 ) -> tuple[Row[Any] | None, list[str]]:
@@ -86,16 +81,11 @@ async def username_exists(conn: AsyncConnection, username: str) -> bool:
     return result.first() is not None
 
 
-async def email_exists(conn: AsyncConnection, email: str) -> bool:
-    result = await conn.execute(select(u.c.id).where(u.c.email_key == email_key(email)))
-    return result.first() is not None
-
-
-async def email_taken(conn: AsyncConnection, email: str, *, except_id: str) -> bool:
-    result = await conn.execute(
-        select(u.c.id).where(u.c.email_key == email_key(email), u.c.id != except_id)
-    )
-    return result.first() is not None
+async def email_exists(conn: AsyncConnection, email: str, *, except_id: str | None = None) -> bool:
+    query = select(u.c.id).where(u.c.email_key == email_key(email))
+    if except_id is not None:
+        query = query.where(u.c.id != except_id)
+    return (await conn.execute(query)).first() is not None
 
 
 async def create(

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx2
 
@@ -25,6 +25,7 @@ from aicc.core.revocation import SessionRevocations
 from aicc.core.tokens import KeyLookup, RemoteJwks, TokenVerifier
 
 Backend = str  # "database" | "cache" | "storage"
+T = TypeVar("T")
 
 
 class ServiceBase:
@@ -50,6 +51,12 @@ class ServiceBase:
         self.started = False
         self.logger = logging.getLogger(f"aicc.{self.name}")
 
+    def require_started(self, value: T | None) -> T:
+        """``value``, which exists only while the service is started."""
+        if value is None:
+            raise RuntimeError(f"{type(self).__name__} is not started; await start() first")
+        return value
+
     @property
     def settings(self) -> Settings:
         if self._settings is None:
@@ -58,28 +65,20 @@ class ServiceBase:
 
     @property
     def resources(self) -> Resources:
-        if self._resources is None:
-            raise RuntimeError(f"{type(self).__name__} is not started; await start() first")
-        return self._resources
+        return self.require_started(self._resources)
 
     @property
     def token_verifier(self) -> TokenVerifier:
-        if self._verifier is None:
-            raise RuntimeError(f"{type(self).__name__} is not started; await start() first")
-        return self._verifier
+        return self.require_started(self._verifier)
 
     @property
     def revocations(self) -> SessionRevocations:
-        if self._revocations is None:
-            raise RuntimeError(f"{type(self).__name__} is not started; await start() first")
-        return self._revocations
+        return self.require_started(self._revocations)
 
     @property
     def http(self) -> httpx2.AsyncClient:
         """The outgoing HTTP client of this service (built at start, closed at stop)."""
-        if self._http is None:
-            raise RuntimeError(f"{type(self).__name__} is not started; await start() first")
-        return self._http
+        return self.require_started(self._http)
 
     @property
     def metrics(self) -> AppMetrics:
