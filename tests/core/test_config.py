@@ -38,7 +38,7 @@ class TestLoadSettings:
         monkeypatch.setenv("AICC_AUTH_PORT", "9003")
         settings = load_settings()
         assert settings.database_url == "postgresql://aicc:pw@db:5432/aicc"
-        assert not settings.embedded_database and not settings.auto_migrate
+        assert not settings.embedded_database and settings.auto_migrate
         assert settings.redis_url == "redis://cache:6379"
         assert settings.storage.bucket == "aicc-recordings"
         assert settings.storage.region == "us-west-2"

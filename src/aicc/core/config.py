@@ -7,6 +7,7 @@ open. Nothing is read at import time: call :func:`load_settings`.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -45,9 +46,28 @@ class ServerSettings(BaseSettings):
     auth_port: int = Field(8003, ge=0, le=65535)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     access_log: bool = True
-    auto_migrate: bool | None = None
-    """Apply migrations at start-up; defaults to on for the embedded SQLite database only."""
+    auto_migrate: bool = True
+    """Apply pending migrations at start-up (one migrator at a time on PostgreSQL)."""
     shutdown_timeout: float = Field(5.0, gt=0)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """CIDRs of load balancers whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP network: {cidr!r}") from None
+        return value
 
     def port(self, service: ServiceName) -> int:
         port: int = getattr(self, f"{service}_port")
@@ -71,6 +91,49 @@ class RedisSettings(BaseSettings):
     key_prefix: str = "aicc:"
 
 
+class JobsSettings(BaseSettings):
+    """The background job workers every service process runs (``aicc.core.jobs``)."""
+
+    model_config = _group("AICC_JOBS_")
+
+    enabled: bool = True
+    """Run job workers in this process; off for processes that only serve requests."""
+    concurrency: int = Field(20, ge=1, le=1000)
+    """Jobs one service process runs at once."""
+    poll_interval: float = Field(2.0, gt=0, le=300)
+    """Fallback polling when no wake-up arrives (PostgreSQL LISTEN/NOTIFY, in-process)."""
+    lease: float = Field(30.0, ge=1, le=3600)
+    """Seconds a claimed job stays claimed without renewal; a dead worker's jobs return then."""
+    retention: float = Field(86400.0, ge=0)
+    """Seconds completed and discarded jobs are kept (idempotency keys hold this long)."""
+
+
+class AwsSettings(BaseSettings):
+    """Every AWS client (S3, KMS, SNS, SES, CloudWatch, Connect) is built from these."""
+
+    model_config = _group("AICC_AWS_")
+
+    region: str = Field("ap-northeast-2", validation_alias="AWS_REGION")
+    connect_timeout: float = Field(3.0, gt=0)
+    read_timeout: float = Field(30.0, gt=0)
+    max_attempts: int = Field(5, ge=1, le=20)
+    """Attempts per call, with botocore's adaptive retry mode."""
+
+
+class HttpSettings(BaseSettings):
+    """Outgoing HTTP: timeouts, pool limits and the server-side request forgery guard."""
+
+    model_config = _group("AICC_HTTP_")
+
+    connect_timeout: float = Field(3.0, gt=0)
+    read_timeout: float = Field(10.0, gt=0)
+    max_connections: int = Field(100, ge=1)
+    max_keepalive_connections: int = Field(20, ge=0)
+    http2: bool = True
+    allow_private_networks: bool = Field(False, validation_alias="AICC_ALLOW_PRIVATE_NETWORKS")
+    """In production, let user-supplied URLs reach loopback and private networks."""
+
+
 class StorageSettings(BaseSettings):
     model_config = _group("S3_")
 
@@ -86,6 +149,12 @@ class SecuritySettings(BaseSettings):
 
     jwt_secret: SecretStr | None = Field(None, validation_alias="JWT_SECRET")
     encryption_key: SecretStr | None = Field(None, validation_alias="ENCRYPTION_KEY")
+    previous_encryption_keys: SecretStr | None = Field(
+        None, validation_alias="AICC_PREVIOUS_ENCRYPTION_KEYS"
+    )
+    """Comma-separated older master keys, kept for reading data keys they wrapped."""
+    kms_key_id: str | None = Field(None, validation_alias="AICC_KMS_KEY_ID")
+    """An AWS KMS key (id, ARN or alias) that wraps data keys instead of the local master key."""
 
 
 class LogSettings(BaseSettings):
@@ -165,6 +234,9 @@ class Settings(BaseModel):
     log: LogSettings
     connect: ConnectSettings
     auth: AuthSettings
+    jobs: JobsSettings
+    aws: AwsSettings
+    http: HttpSettings
 
     @property
     def data_dir(self) -> Path:
@@ -204,9 +276,7 @@ class Settings(BaseModel):
 
     @property
     def auto_migrate(self) -> bool:
-        if self.server.auto_migrate is not None:
-            return self.server.auto_migrate
-        return self.embedded_database
+        return self.server.auto_migrate
 
 
 _SPEC_KEYS: dict[str, tuple[str, str]] = {
@@ -232,6 +302,9 @@ _GROUPS: dict[str, type[BaseSettings]] = {
     "log": LogSettings,
     "connect": ConnectSettings,
     "auth": AuthSettings,
+    "jobs": JobsSettings,
+    "aws": AwsSettings,
+    "http": HttpSettings,
 }
 
 
