@@ -38,7 +38,9 @@ def run_aicc(
 class Running:
     """``aicc ARGS`` in the background; ``banner`` is all it printed up to "Press Ctrl-C"."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], cwd: Path, *, wait: bool = True
+    ) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "aicc", *args],
             env=env,
@@ -47,7 +49,12 @@ class Running:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.banner = self._read_banner(timeout=60)
+        self.banner = self._read_banner(timeout=60) if wait else ""
+
+    def wait_banner(self, timeout: float = 60) -> str:
+        """For processes started with ``wait=False`` (several at once)."""
+        self.banner = self._read_banner(timeout)
+        return self.banner
 
     def _read_banner(self, timeout: float) -> str:
         assert self.proc.stdout is not None

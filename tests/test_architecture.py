@@ -60,3 +60,22 @@ def test_no_source_file_is_oversized() -> None:
         if (n := len(path.read_text().splitlines())) > 400
     }
     assert too_long == {}
+
+
+@pytest.mark.parametrize(
+    ("construct", "home"),
+    [
+        ("AioSession(", "src/aicc/core/aws.py"),
+        ("create_client(", "src/aicc/core/aws.py"),
+        ("httpx2.AsyncClient(", "src/aicc/core/outgoing/"),
+    ],
+)
+def test_aws_and_http_clients_come_from_their_one_factory(construct: str, home: str) -> None:
+    """AWS clients only from ``aicc.core.aws``; outgoing HTTP clients only from
+    ``aicc.core.outgoing`` (where user-supplied URLs pass the request-forgery guard)."""
+    elsewhere = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "src").rglob("*.py")
+        if construct in path.read_text() and not str(path.relative_to(ROOT)).startswith(home)
+    ]
+    assert elsewhere == []

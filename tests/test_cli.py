@@ -106,6 +106,7 @@ class TestProductionBackends:
         env = aicc_env(
             tmp_path,
             AICC_ENV="production",
+            AICC_AUTO_MIGRATE="false",
             DATABASE_URL=postgres_url,
             REDIS_URL=redis_url,
             S3_BUCKET=s3_bucket,

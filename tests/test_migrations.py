@@ -7,11 +7,12 @@ from alembic.runtime.migration import MigrationContext
 
 from aicc.auth import models as auth_tables
 from aicc.core import leases as core_tables
-from aicc.core.jobs import models as job_tables
 from aicc.core.db import Database, metadata
+from aicc.core.jobs import models as job_tables
+from aicc.core.keys import models as key_tables
 from aicc.core.migrate import upgrade
 
-DECLARING_MODULES = (auth_tables, core_tables, job_tables)
+DECLARING_MODULES = (auth_tables, core_tables, job_tables, key_tables)
 """Importing them puts their tables on ``metadata``."""
 
 

@@ -1,4 +1,5 @@
-"""The ``aicc`` command: start services, migrate the database, show the configuration."""
+"""The ``aicc`` command: start services, migrate the database, rotate keys, show the
+configuration."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any, cast
 
 from aicc import __version__
@@ -19,8 +21,8 @@ from aicc.core.config import (
 )
 from aicc.core.db import Database
 from aicc.core.errors import AppError, ConfigError
+from aicc.core.migrate import ensure_schema, upgrade
 from aicc.core.migrate import status as migration_status
-from aicc.core.migrate import upgrade
 from aicc.core.secrets import ensure_data_dir
 
 
@@ -65,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+
+    keys = commands.add_parser("keys", help="data-key encryption").add_subparsers(
+        dest="keys_command", required=True
+    )
+    rotate = keys.add_parser(
+        "rotate", help="re-wrap every data key under the current key-encryption key"
+    )
+    rotate.add_argument(
+        "--batch-size", type=int, default=100, help="data keys per transaction (default 100)"
+    )
+    keys.add_parser("status", help="the writing key-encryption key and data keys per KEK id")
 
     config = commands.add_parser("config", help="configuration").add_subparsers(
         dest="config_command", required=True
@@ -127,6 +140,40 @@ async def _auth(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from aicc.core.aws import AwsClients
+    from aicc.core.keys import DataKeys
+
+    if getattr(args, "batch_size", 1) < 1:
+        raise ConfigError("--batch-size must be at least 1")
+    if settings.embedded_database:
+        ensure_data_dir(settings)
+    database = Database(settings.database_url, settings.database)
+    aws = AwsClients(settings.aws)
+    try:
+        await ensure_schema(database, auto_migrate=settings.auto_migrate)
+        data_keys = DataKeys.from_settings(settings, database, aws)
+        if args.keys_command == "rotate":
+            report = await data_keys.rotate(batch_size=args.batch_size)
+            result: dict[str, Any] = asdict(report)
+        else:
+            result = asdict(await data_keys.status())
+    finally:
+        await aws.close()
+        await database.close()
+    print(json.dumps(result))
+    unreadable = result.get("unreadable")
+    if unreadable:
+        print(
+            f"aicc: {sum(unreadable.values())} data key(s) could not be opened and were left "
+            f"as they were, under: {', '.join(sorted(unreadable))}; configure those "
+            "key-encryption keys (or check the rows) and run `aicc keys rotate` again",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -139,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_db(args, settings))
         if args.command in ("auth", "users"):
             return asyncio.run(_auth(args, settings))
+        if args.command == "keys":
+            return asyncio.run(_keys(args, settings))
         print(json.dumps(effective_config(settings), indent=2))
         return 0
     except ConfigError as exc:

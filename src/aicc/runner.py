@@ -25,7 +25,6 @@ from aicc.auth.app import create_app as create_auth_app
 from aicc.core.config import ServiceName, Settings, check_production
 from aicc.core.errors import ConfigError
 from aicc.core.logging import configure_logging
-from aicc.core.migrate import upgrade
 from aicc.core.resources import Resources
 from aicc.core.secrets import encryption_key
 from aicc.integration.app import create_app as create_integration_app
@@ -92,16 +91,16 @@ async def run(services: Sequence[ServiceName], settings: Settings) -> int:
     resources = Resources.open(settings)
     bound: list[_Bound] = []
     try:
-        if settings.auto_migrate:
-            await upgrade(resources.database)
         for name in services:
             sock = _bind(settings.server.host, settings.server.port(name))
             app = APP_FACTORIES[name](resources=resources)
+            app.state.aicc_service.hold_notices = True
             await app.state.aicc_service.start()
             config = uvicorn.Config(
                 app,
                 log_config=None,
                 access_log=False,
+                proxy_headers=False,
                 lifespan="on",
                 server_header=False,
                 timeout_graceful_shutdown=int(settings.server.shutdown_timeout),
@@ -171,6 +170,8 @@ def _print_banner(bound: list[_Bound], settings: Settings) -> None:
     )
     lines.append(f"  data folder  {settings.data_dir}")
     lines.append(f"  database     {database}; cache {cache}; objects {storage}")
+    for item in bound:
+        lines.extend(item.app.state.aicc_service.notices)
     lines.append("Press Ctrl-C to stop.")
     print("\n".join(lines), flush=True)
 

@@ -41,7 +41,7 @@ class TestLoadSettings:
         assert not settings.embedded_database and settings.auto_migrate
         assert settings.redis_url == "redis://cache:6379"
         assert settings.storage.bucket == "aicc-recordings"
-        assert settings.storage.region == "us-west-2"
+        assert settings.aws.region == "us-west-2"
         assert settings.storage.endpoint_url == "http://minio:9000"
         assert settings.connect.instance_id == "inst-1"
         assert settings.log.level == "DEBUG"
@@ -145,11 +145,16 @@ class TestSecrets:
         assert encryption_key(load_settings()) == key
         assert not Path("var/secrets/encryption.key").exists()
 
-    def test_encryption_key_of_wrong_length_is_refused(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_a_passphrase_is_stretched_to_a_key(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("ENCRYPTION_KEY", base64.b64encode(b"short").decode())
-        with pytest.raises(ConfigError, match="32 bytes"):
+        stretched = encryption_key(load_settings())
+        assert len(stretched) == 32 and b"short" not in stretched
+        monkeypatch.setenv("ENCRYPTION_KEY", "your-encryption-key")
+        assert encryption_key(load_settings()) not in (stretched, b"your-encryption-key")
+
+    def test_an_empty_encryption_key_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("ENCRYPTION_KEY", "")
+        with pytest.raises(ConfigError, match="empty"):
             encryption_key(load_settings())
 
     def test_encryption_key_generated_in_data_dir(

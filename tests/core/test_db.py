@@ -45,7 +45,12 @@ class TestMigrations:
         assert await current_revision(database) is None
         await upgrade(database)
         state = await status(database)
-        assert state == {"current": head_revision(), "head": head_revision(), "up_to_date": True}
+        assert state == {
+            "current": head_revision(),
+            "head": head_revision(),
+            "up_to_date": True,
+            "known": True,
+        }
         async with database.connect() as conn:
             tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
         assert "core_lease" in tables

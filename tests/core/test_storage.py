@@ -14,6 +14,9 @@ import pytest
 from aiobotocore.session import AioSession
 from botocore.exceptions import ClientError
 
+from aicc.core.aws import AwsClients
+from aicc.core.config import AwsSettings, load_settings
+from aicc.core.resources import Resources
 from aicc.core.storage import (
     InvalidKey,
     InvalidRange,
@@ -29,16 +32,26 @@ if TYPE_CHECKING:
 
 MiB = 1024 * 1024
 DATA = b"0123456789"
+DEAD_ENDPOINT = "http://127.0.0.1:9"
+
+
+@pytest.fixture
+async def aws() -> AsyncIterator[AwsClients]:
+    clients = AwsClients(AwsSettings(_env_file=None, AWS_REGION="us-east-1"))
+    yield clients
+    await clients.close()
 
 
 @pytest.fixture(params=["local", "s3"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, aws: AwsClients
+) -> AsyncIterator[ObjectStore]:
     if request.param == "local":
         opened = open_local_store(tmp_path / "store")
     else:
         opened = open_s3_store(
             request.getfixturevalue("s3_bucket"),
-            region="us-east-1",
+            clients=aws,
             endpoint_url=request.getfixturevalue("moto_endpoint"),
             multipart_threshold=5 * MiB,
         )
@@ -302,8 +315,8 @@ async def test_local_ping_fails_when_root_is_unusable(tmp_path: Path) -> None:
         await open_local_store(root).ping()
 
 
-async def test_s3_ping_fails_for_missing_bucket(moto_endpoint: str) -> None:
-    store = open_s3_store("aicc-no-such-bucket", region="us-east-1", endpoint_url=moto_endpoint)
+async def test_s3_ping_fails_for_missing_bucket(aws: AwsClients, moto_endpoint: str) -> None:
+    store = open_s3_store("aicc-no-such-bucket", clients=aws, endpoint_url=moto_endpoint)
     try:
         with pytest.raises(ClientError):
             await store.ping()
@@ -311,16 +324,45 @@ async def test_s3_ping_fails_for_missing_bucket(moto_endpoint: str) -> None:
         await store.close()
 
 
-async def test_s3_construction_does_not_connect() -> None:
-    store = open_s3_store("bucket", region="us-east-1", endpoint_url="http://127.0.0.1:9")
+async def test_s3_construction_does_not_connect(aws: AwsClients) -> None:
+    store = open_s3_store("bucket", clients=aws, endpoint_url=DEAD_ENDPOINT)
     await store.close()
+    assert aws.opened == 0
     with pytest.raises(ValueError, match="multipart_threshold"):
-        open_s3_store("bucket", region="us-east-1", multipart_threshold=5 * MiB - 1)
+        open_s3_store("bucket", clients=aws, multipart_threshold=5 * MiB - 1)
 
 
-async def test_s3_prefixes_isolate_stores(s3_bucket: str, moto_endpoint: str) -> None:
+@pytest.mark.parametrize("winner", ["S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"])
+async def test_s3_endpoint_precedence(
+    winner: str,
+    tmp_path: Path,
+    s3_bucket: str,
+    moto_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``S3_ENDPOINT_URL`` wins, then ``AWS_ENDPOINT_URL_S3``, then ``AWS_ENDPOINT_URL``."""
+    order = ["S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+    for name in order:
+        monkeypatch.delenv(name, raising=False)
+    for name in order[order.index(winner) :]:
+        monkeypatch.setenv(name, moto_endpoint if name == winner else DEAD_ENDPOINT)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AICC_AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AICC_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("S3_BUCKET", s3_bucket)
+    resources = Resources.open(load_settings(env_file=None))
+    try:
+        await resources.storage.put("where", winner.encode())
+        assert await read_all(resources.storage, "where") == winner.encode()
+    finally:
+        await resources.close()
+
+
+async def test_s3_prefixes_isolate_stores(
+    aws: AwsClients, s3_bucket: str, moto_endpoint: str
+) -> None:
     a, b = (
-        open_s3_store(s3_bucket, region="us-east-1", endpoint_url=moto_endpoint, prefix=prefix)
+        open_s3_store(s3_bucket, clients=aws, endpoint_url=moto_endpoint, prefix=prefix)
         for prefix in ("tenant-a/", "tenant-b/")
     )
     try:

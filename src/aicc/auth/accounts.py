@@ -43,9 +43,7 @@ class AccountsMixin(AuthBase):
         check_password_policy(password, username=username, email=email)
         password_hash = await self.hasher.hash(password)
         async with self.resources.database.transaction() as conn:
-            if await users.exists(conn, username=username, email=email):
-                raise Conflict("A user with that username or email exists", code="user_exists")
-            user_id = await users.create(
+            return await self.insert_user(
                 conn,
                 username=username,
                 email=email,
@@ -53,14 +51,40 @@ class AccountsMixin(AuthBase):
                 roles=wanted,
                 first_name=first_name,
                 last_name=last_name,
-            )
-            await audit.record(
-                conn,
-                "user_created",
                 actor=actor or Actor(caller.user_id if caller else None),
-                target_id=user_id,
-                details={"roles": [r.value for r in wanted]},
             )
+
+    @staticmethod
+    async def insert_user(
+        conn: AsyncConnection,
+        *,
+        username: str,
+        email: str,
+        password_hash: str,
+        roles: list[Role],
+        actor: Actor,
+        first_name: str = "",
+        last_name: str = "",
+    ) -> str:
+        """Insert a checked user with its audit row in the caller's transaction."""
+        if await users.exists(conn, username=username, email=email):
+            raise Conflict("A user with that username or email exists", code="user_exists")
+        user_id = await users.create(
+            conn,
+            username=username,
+            email=email,
+            password_hash=password_hash,
+            roles=roles,
+            first_name=first_name,
+            last_name=last_name,
+        )
+        await audit.record(
+            conn,
+            "user_created",
+            actor=actor,
+            target_id=user_id,
+            details={"roles": [r.value for r in roles]},
+        )
         return user_id
 
     @staticmethod

@@ -17,7 +17,6 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from aicc.auth import models
 from aicc.core.crypto import SecretBox
@@ -60,7 +59,10 @@ class KeyStore:
         """Read the keys; make the first one if there is none (races settle on one)."""
         rows = await self._rows()
         if not any(r.retired_at is None for r in rows) and create:
-            await self._insert_new_key()
+            async with self.database.locked_transaction("auth:first-signing-key") as conn:
+                rows = list(await conn.execute(select(models.signing_key)))
+                if not any(r.retired_at is None for r in rows):
+                    await conn.execute(insert(models.signing_key).values(**self._new_key_row()))
             rows = await self._rows()
         active = [r for r in rows if r.retired_at is None]
         if active:
@@ -92,7 +94,7 @@ class KeyStore:
             result = await conn.execute(select(models.signing_key))
             return list(result)
 
-    async def _insert_new_key(self) -> str:
+    def _new_key_row(self) -> dict[str, Any]:
         private = Ed25519PrivateKey.generate()
         kid = uuid.uuid4().hex[:16]
         pem = private.private_bytes(
@@ -102,20 +104,19 @@ class KeyStore:
         )
         public_jwk = jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
         public_jwk.update(kid=kid, alg=ALGORITHM, use="sig")
-        try:
-            async with self.database.transaction() as conn:
-                await conn.execute(
-                    insert(models.signing_key).values(
-                        kid=kid,
-                        algorithm=ALGORITHM,
-                        private_key=self.box.seal(pem, context=kid.encode()),
-                        public_jwk=public_jwk,
-                        created_at=_now(),
-                    )
-                )
-        except IntegrityError:
-            pass
-        return kid
+        return {
+            "kid": kid,
+            "algorithm": ALGORITHM,
+            "private_key": self.box.seal(pem, context=kid.encode()),
+            "public_jwk": public_jwk,
+            "created_at": _now(),
+        }
+
+    async def _insert_new_key(self) -> str:
+        row = self._new_key_row()
+        async with self.database.transaction() as conn:
+            await conn.execute(insert(models.signing_key).values(**row))
+        return str(row["kid"])
 
     @property
     def jwks(self) -> dict[str, Any]:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import secrets
-import sys
-
-from sqlalchemy.exc import IntegrityError
 
 from aicc.auth import users
 from aicc.auth.accounts import AccountsMixin
+from aicc.auth.audit import Actor
 from aicc.auth.login import LoginMixin
 from aicc.auth.mfa import MfaMixin
 from aicc.auth.passwords import check_password_policy
@@ -31,7 +29,10 @@ class AuthService(LoginMixin, AccountsMixin, SelfServiceMixin, MfaMixin, SsoMixi
 
     async def _bootstrap_admin(self) -> None:
         """No default accounts: on the first start, one SUPER_ADMIN with the configured or a
-        generated password, which is shown once on the console and never logged."""
+        generated password, which is shown once on the console and never logged.
+
+        Replicas starting together queue on one lock; the first creates the admin, the others
+        find a user and carry on."""
         async with self.resources.database.connect() as conn:
             if await users.count_all(conn) > 0:
                 return
@@ -43,17 +44,21 @@ class AuthService(LoginMixin, AccountsMixin, SelfServiceMixin, MfaMixin, SsoMixi
             check_password_policy(password, username=username)
         except ValidationFailed as exc:
             raise ConfigError(f"AICC_BOOTSTRAP_ADMIN_PASSWORD is refused: {exc.message}") from None
-        try:
-            await self.register_user(
-                username, f"{username}@localhost.invalid", password, [Role.SUPER_ADMIN.value]
+        password_hash = await self.hasher.hash(password)
+        async with self.resources.database.locked_transaction("auth:bootstrap-admin") as conn:
+            if await users.count_all(conn) > 0:
+                return
+            await self.insert_user(
+                conn,
+                username=username,
+                email=f"{username}@localhost.invalid",
+                password_hash=password_hash,
+                roles=[Role.SUPER_ADMIN],
+                actor=Actor(None),
             )
-        except IntegrityError:
-            return
         if given is None:
-            print(  # noqa: T201 (shown once on the console, never in the logs)
+            self.announce(
                 f"Created the first SUPER_ADMIN {username!r} with the password {password}\n"
-                "It is shown only this once: sign in and change it.",
-                file=sys.stdout,
-                flush=True,
+                "It is shown only this once: sign in and change it."
             )
         self.logger.info("bootstrap admin created", extra={"metadata": {"username": username}})

@@ -5,14 +5,30 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from aicc import __version__
 from aicc.core.http import RequestContextMiddleware, install_error_handlers
+from aicc.core.proxies import TrustedProxies
 from aicc.core.service import ServiceBase
+
+DOCS_ASSETS = "/docs/static"
+"""Swagger UI and ReDoc, served from the installed ``fastapi-offline`` package."""
+_FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    b'<rect width="32" height="32" rx="6" fill="#1f4e79"/>'
+    b'<path d="M9 24 16 8l7 16M11.5 18.5h9" fill="none" stroke="#fff" stroke-width="3"'
+    b' stroke-linecap="round" stroke-linejoin="round"/></svg>'
+)
 
 
 class Health(BaseModel):
@@ -37,12 +53,15 @@ def build_app(service: ServiceBase, routers: Iterable[APIRouter] = ()) -> FastAP
         description=(type(service).__doc__ or "").strip(),
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.aicc_service = service
     install_error_handlers(app)
     app.include_router(_health_router(service))
     for router in routers:
         app.include_router(router)
+    _install_docs(app)
     settings = service.settings
     app.add_middleware(
         RequestContextMiddleware,
@@ -50,6 +69,7 @@ def build_app(service: ServiceBase, routers: Iterable[APIRouter] = ()) -> FastAP
         metrics=service.metrics,
         max_body_bytes=settings.server.max_body_bytes,
         access_log=settings.server.access_log,
+        trusted_proxies=TrustedProxies(settings.server.trusted_proxies),
     )
     return app
 
@@ -78,3 +98,53 @@ def _health_router(service: ServiceBase) -> APIRouter:
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def _install_docs(app: FastAPI) -> None:
+    """``/docs``, ``/docs/oauth2-redirect`` and ``/redoc`` with every asset served by the app
+    itself, so they work on a closed network (FastAPI's own pages load them from a CDN)."""
+    openapi_url = app.openapi_url or "/openapi.json"
+    oauth2_redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    def root_path(request: Request) -> str:
+        root: str = request.scope.get("root_path", "")
+        return root.rstrip("/")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = root_path(request)
+        return get_swagger_ui_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs/favicon.svg",
+            oauth2_redirect_url=root + oauth2_redirect_url,
+            init_oauth=app.swagger_ui_init_oauth,
+            swagger_ui_parameters={**(app.swagger_ui_parameters or {}), "validatorUrl": None},
+        )
+
+    @app.get(oauth2_redirect_url, include_in_schema=False)
+    async def swagger_ui_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = root_path(request)
+        return get_redoc_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}/docs/favicon.svg",
+            with_google_fonts=False,
+        )
+
+    @app.get("/docs/favicon.svg", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(
+            _FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+        )
+
+    app.mount(
+        DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets"
+    )

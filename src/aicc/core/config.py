@@ -140,7 +140,6 @@ class StorageSettings(BaseSettings):
     bucket: str | None = None
     endpoint_url: str | None = None
     prefix: str = ""
-    region: str = Field("ap-northeast-2", validation_alias="AWS_REGION")
     multipart_threshold: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024)
 
 
@@ -284,7 +283,7 @@ _SPEC_KEYS: dict[str, tuple[str, str]] = {
     "redis_url": ("redis", "url"),
     "s3_bucket": ("storage", "bucket"),
     "s3_endpoint_url": ("storage", "endpoint_url"),
-    "aws_region": ("storage", "region"),
+    "aws_region": ("aws", "region"),
     "jwt_secret": ("security", "jwt_secret"),
     "encryption_key": ("security", "encryption_key"),
     "connect_instance_id": ("connect", "instance_id"),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -26,6 +27,18 @@ NAMING_CONVENTION = {
 }
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 """One metadata for every table; table names start with their service (``auth_user``)."""
+
+_COMMIT_TOPICS = "aicc_commit_topics"
+CommitListener = Callable[[frozenset[str]], None]
+
+
+def mark_for_commit(conn: AsyncConnection, topic: str) -> None:
+    """Tell this process's commit listeners about ``topic`` when ``conn``'s transaction
+    commits (nothing when it rolls back). Listeners hear it as the commit is issued."""
+    sync = conn.sync_connection
+    if sync is None:
+        raise RuntimeError("mark_for_commit needs an open connection")
+    sync.info.setdefault(_COMMIT_TOPICS, set()).add(topic)
 
 
 def async_url(url: str) -> str:
@@ -83,6 +96,20 @@ class Database:
         event.listen(sync_engine, "checkin", self._on_checkin)
         event.listen(sync_engine, "before_cursor_execute", self._before_execute)
         event.listen(sync_engine, "after_cursor_execute", self._after_execute)
+        event.listen(sync_engine, "commit", self._on_commit)
+        event.listen(sync_engine, "rollback", self._on_rollback)
+        self.commit_listeners: list[CommitListener] = []
+
+    def _on_commit(self, conn: Any) -> None:
+        topics = conn.info.pop(_COMMIT_TOPICS, None)
+        if topics:
+            frozen = frozenset(topics)
+            for listener in list(self.commit_listeners):
+                listener(frozen)
+
+    @staticmethod
+    def _on_rollback(conn: Any) -> None:
+        conn.info.pop(_COMMIT_TOPICS, None)
 
     def _on_checkout(self, *_: Any) -> None:
         self.metrics.connections_active.inc()
@@ -105,6 +132,24 @@ class Database:
             yield conn
 
     @asynccontextmanager
+    async def locked_transaction(self, name: str) -> AsyncIterator[AsyncConnection]:
+        """A transaction that holds the lock ``name`` until it ends, across processes.
+
+        For steps that must happen once however many replicas start together (migrations,
+        the first admin, the first signing key): check and create inside it. PostgreSQL takes
+        a transaction-scoped advisory lock; SQLite takes its single write lock up front
+        (``BEGIN IMMEDIATE``), so the check cannot read a state another writer is changing.
+        """
+        async with self.engine.begin() as conn:
+            if self.dialect == "sqlite":
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(name)}
+                )
+            yield conn
+
+    @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             yield conn
@@ -115,6 +160,11 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit PostgreSQL advisory-lock key for ``name``."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 async def _request_transaction(request: Request) -> AsyncIterator[AsyncConnection]:

@@ -1,5 +1,6 @@
-"""Request plumbing shared by every service: request ids, access log, metrics, body limits,
-and the handlers that render every error in the one JSON shape."""
+"""Request plumbing shared by every service: client address behind trusted proxies, request
+ids, access log, metrics, body limits, and the handlers that render every error in the one
+JSON shape."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aicc.core.errors import AppError, error_body
 from aicc.core.logging import request_id_var, service_var
 from aicc.core.metrics import UNMATCHED_ROUTE, AppMetrics
+from aicc.core.proxies import TrustedProxies
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _STATUS_CODES = {
@@ -44,9 +46,10 @@ error_logger = logging.getLogger("aicc.errors")
 class RequestContextMiddleware:
     """Pure ASGI middleware: one per app, outermost, so it sees every response.
 
-    It assigns the request id, limits the body size, records metrics by route template,
-    writes the one access-log line, and turns any unhandled exception into a logged 500
-    in the common error shape.
+    It sets the client address and scheme from trusted proxies' forwarding headers (HTTP
+    and WebSocket), assigns the request id, limits the body size, records metrics by route
+    template, writes the one access-log line, and turns any unhandled exception into a
+    logged 500 in the common error shape.
     """
 
     def __init__(
@@ -57,14 +60,18 @@ class RequestContextMiddleware:
         metrics: AppMetrics,
         max_body_bytes: int,
         access_log: bool = True,
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         self.app = app
         self.service = service
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
+        self.trusted_proxies = trusted_proxies or None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.trusted_proxies is not None and scope["type"] in ("http", "websocket"):
+            self.trusted_proxies.apply(scope)
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -107,6 +114,7 @@ class RequestContextMiddleware:
             status = int(state["status"])
             self.metrics.observe(scope["method"], template, status, elapsed)
             if self.access_log and access_logger.isEnabledFor(logging.INFO):
+                client = scope.get("client")
                 access_logger.info(
                     "request",
                     extra={
@@ -115,6 +123,7 @@ class RequestContextMiddleware:
                             "route": template,
                             "status": status,
                             "duration_ms": round(elapsed * 1000, 2),
+                            "client": client[0] if client else None,
                         },
                         "request_id": request_id,
                         "service": self.service,

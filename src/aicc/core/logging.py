@@ -78,5 +78,12 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, root.level))
-    for noisy in ("botocore", "aiobotocore", "asyncio", "alembic.runtime.migration"):
+    for noisy in (
+        "botocore",
+        "aiobotocore",
+        "asyncio",
+        "alembic.runtime.migration",
+        "httpx2",
+        "httpcore2",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

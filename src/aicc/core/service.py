@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import httpx2
 
 from aicc.core.config import ServiceName, Settings, check_production, load_settings
 from aicc.core.errors import ConfigError
+from aicc.core.jobs import JobHandler, JobWorker, PeriodicTask
+from aicc.core.jobs.metrics import JobMetrics
 from aicc.core.metrics import AppMetrics, DatabaseMetrics
-from aicc.core.migrate import status as migration_status
-from aicc.core.migrate import upgrade
+from aicc.core.migrate import ensure_schema
+from aicc.core.outgoing import build_internal_client, build_user_url_client
 from aicc.core.resources import Resources
 from aicc.core.revocation import SessionRevocations
 from aicc.core.tokens import KeyLookup, RemoteJwks, TokenVerifier
@@ -48,14 +50,27 @@ class ServiceBase:
         self._verifier: TokenVerifier | None = None
         self._revocations: SessionRevocations | None = None
         self._http: httpx2.AsyncClient | None = None
+        self._user_http: httpx2.AsyncClient | None = None
+        self._worker: JobWorker | None = None
+        self._job_metrics: JobMetrics | None = None
         self.started = False
         self.logger = logging.getLogger(f"aicc.{self.name}")
+        self.notices: list[str] = []
+        self.hold_notices = False
 
     def require_started(self, value: T | None) -> T:
         """``value``, which exists only while the service is started."""
         if value is None:
             raise RuntimeError(f"{type(self).__name__} is not started; await start() first")
         return value
+
+    def announce(self, text: str) -> None:
+        """Tell the operator something once on the console, never in the logs (a generated
+        first password). Held for the runner's banner when ``hold_notices`` is set."""
+        if self.hold_notices:
+            self.notices.append(text)
+        else:
+            print(text, flush=True)  # noqa: T201
 
     @property
     def settings(self) -> Settings:
@@ -77,8 +92,14 @@ class ServiceBase:
 
     @property
     def http(self) -> httpx2.AsyncClient:
-        """The outgoing HTTP client of this service (built at start, closed at stop)."""
+        """Outgoing HTTP to our own services and operator-configured endpoints (unguarded)."""
         return self.require_started(self._http)
+
+    @property
+    def user_http(self) -> httpx2.AsyncClient:
+        """Outgoing HTTP to URLs users supply (webhooks, provider endpoints): every connection
+        passes the server-side request forgery guard."""
+        return self.require_started(self._user_http)
 
     @property
     def metrics(self) -> AppMetrics:
@@ -103,7 +124,9 @@ class ServiceBase:
             await self._ensure_schema()
             await self._start_security()
             await self.on_start()
+            await self._start_jobs()
         except BaseException:
+            await self._stop_jobs()
             await self._stop_security()
             await self._close_resources()
             raise
@@ -114,10 +137,45 @@ class ServiceBase:
             return
         self.started = False
         try:
+            await self._stop_jobs()
             await self.on_stop()
         finally:
             await self._stop_security()
             await self._close_resources()
+
+    def job_handlers(self) -> Iterable[JobHandler]:
+        """The job kinds this service runs (override); its workers start with the service."""
+        return ()
+
+    def periodic_tasks(self) -> Iterable[PeriodicTask]:
+        """Work this service does every so often, once per deployment (override)."""
+        return ()
+
+    @property
+    def jobs(self) -> JobWorker:
+        """This process's worker for the service's job kinds (when it has any)."""
+        return self.require_started(self._worker)
+
+    async def _start_jobs(self) -> None:
+        handlers, periodic = list(self.job_handlers()), list(self.periodic_tasks())
+        if not (handlers or periodic) or not self.settings.jobs.enabled:
+            return
+        if self._job_metrics is None:
+            self._job_metrics = JobMetrics(self.metrics.registry)
+        self._worker = JobWorker(
+            self.resources.database,
+            service=self.name,
+            settings=self.settings.jobs,
+            metrics=self._job_metrics,
+            handlers=handlers,
+            periodic=periodic,
+        )
+        await self._worker.start()
+
+    async def _stop_jobs(self) -> None:
+        if self._worker is not None:
+            await self._worker.stop(self.settings.server.shutdown_timeout)
+            self._worker = None
 
     async def on_start(self) -> None:
         """Hook for subclasses: start background jobs, load state."""
@@ -141,7 +199,8 @@ class ServiceBase:
 
     async def _start_security(self) -> None:
         auth = self.settings.auth
-        self._http = httpx2.AsyncClient(timeout=httpx2.Timeout(10.0, connect=3.0))
+        self._http = build_internal_client(self.settings)
+        self._user_http = build_user_url_client(self.settings)
         self._revocations = SessionRevocations(
             self.resources.cache,
             retention=auth.access_token_ttl + auth.leeway + 60,
@@ -164,23 +223,15 @@ class ServiceBase:
     async def _stop_security(self) -> None:
         if self._revocations is not None:
             await self._revocations.stop()
-        if self._http is not None:
-            await self._http.aclose()
-        self._verifier = self._revocations = self._http = None
+        for client in (self._http, self._user_http):
+            if client is not None:
+                await client.aclose()
+        self._verifier = self._revocations = self._http = self._user_http = None
 
     async def _ensure_schema(self) -> None:
         if "database" not in self.backends:
             return
-        database = self.resources.database
-        if self.settings.auto_migrate:
-            await upgrade(database)
-            return
-        state = await migration_status(database)
-        if not state["up_to_date"]:
-            raise ConfigError(
-                f"database schema is at {state['current']!r}, code expects {state['head']!r}: "
-                "run `aicc db upgrade` (or set AICC_AUTO_MIGRATE=true)"
-            )
+        await ensure_schema(self.resources.database, auto_migrate=self.settings.auto_migrate)
 
     async def _close_resources(self) -> None:
         if self._owns_resources and self._resources is not None:

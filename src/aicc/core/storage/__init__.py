@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aicc.core.storage.base import (
     InvalidKey,
@@ -13,6 +14,9 @@ from aicc.core.storage.base import (
     ObjectStore,
     validate_key,
 )
+
+if TYPE_CHECKING:
+    from aicc.core.aws import AwsClients
 
 __all__ = [
     "InvalidKey",
@@ -36,7 +40,8 @@ def open_local_store(root: Path) -> ObjectStore:
 def open_s3_store(
     bucket: str,
     *,
-    region: str,
+    clients: AwsClients,
+    region: str | None = None,
     endpoint_url: str | None = None,
     prefix: str = "",
     multipart_threshold: int = 8 * 1024 * 1024,
@@ -45,6 +50,7 @@ def open_s3_store(
 
     return S3ObjectStore(
         bucket,
+        clients=clients,
         region=region,
         endpoint_url=endpoint_url,
         prefix=prefix,

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import logging
 from collections.abc import AsyncIterable, AsyncIterator
-from contextlib import AsyncExitStack, aclosing
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import anyio
-from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession
 from botocore.exceptions import ClientError
 
 from aicc.core.storage.base import (
@@ -31,6 +28,8 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_s3.type_defs import CompletedPartTypeDef, GetObjectOutputTypeDef
 
+    from aicc.core.aws import AwsClients
+
 logger = logging.getLogger(__name__)
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -38,7 +37,11 @@ _OCTET_STREAM = "application/octet-stream"
 
 
 class S3ObjectStore:
-    """Objects live under ``prefix`` in ``bucket``; the client connects on first use.
+    """Objects live under ``prefix`` in ``bucket``; the client comes from ``clients`` (which
+    owns and closes it) and connects on first use.
+
+    The endpoint is ``endpoint_url`` (``S3_ENDPOINT_URL``) when given, else boto's
+    ``AWS_ENDPOINT_URL_S3``, then ``AWS_ENDPOINT_URL``, then AWS.
 
     ``put`` reports ``last_modified`` from the local clock (S3 does not return it on upload);
     ``head`` reports the server's. ``list`` reports key, size, etag and last_modified only:
@@ -51,28 +54,20 @@ class S3ObjectStore:
         self,
         bucket: str,
         *,
-        region: str,
+        clients: AwsClients,
+        region: str | None = None,
         endpoint_url: str | None = None,
         prefix: str = "",
         multipart_threshold: int = 8 * 1024 * 1024,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
     ) -> None:
         if multipart_threshold < MIN_PART_SIZE:
             raise ValueError(f"multipart_threshold must be at least {MIN_PART_SIZE} bytes")
         self.bucket = bucket
         self.prefix = prefix
+        self._clients = clients
         self._region = region
         self._endpoint_url = endpoint_url
         self._threshold = multipart_threshold
-        self._config = AioConfig(
-            retries={"max_attempts": 3, "mode": "standard"},
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        )
-        self._client: S3Client | None = None
-        self._stack: AsyncExitStack | None = None
-        self._lock = asyncio.Lock()
 
     async def put(
         self,
@@ -240,27 +235,12 @@ class S3ObjectStore:
         await client.head_bucket(Bucket=self.bucket)
 
     async def close(self) -> None:
-        async with self._lock:
-            stack, self._stack, self._client = self._stack, None, None
-            if stack is not None:
-                await stack.aclose()
+        """Nothing to release: the client belongs to the factory, closed with it."""
 
     async def _connect(self) -> S3Client:
-        if self._client is not None:
-            return self._client
-        async with self._lock:
-            if self._client is None:
-                stack = AsyncExitStack()
-                self._client = await stack.enter_async_context(
-                    AioSession().create_client(
-                        "s3",
-                        region_name=self._region,
-                        endpoint_url=self._endpoint_url,
-                        config=self._config,
-                    )
-                )
-                self._stack = stack
-            return self._client
+        return await self._clients.client(
+            "s3", region=self._region, endpoint_url=self._endpoint_url
+        )
 
     def _key(self, key: str) -> str:
         return self.prefix + validate_key(key)

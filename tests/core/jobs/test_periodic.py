@@ -1,0 +1,93 @@
+"""Periodic tasks run once per period in the whole deployment, however many replicas register
+them, and a leader that goes away is replaced within one lease."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from sqlalchemy import select
+
+from aicc.core.db import Database
+from aicc.core.jobs import JobContext, JobState, PeriodicTask
+from aicc.core.jobs.models import job_table
+from tests.core.jobs.support import eventually, running_worker
+
+
+async def _runs(database: Database, kind: str) -> list[tuple[str, str | None]]:
+    async with database.connect() as conn:
+        rows = await conn.execute(
+            select(job_table.c.state, job_table.c.key).where(job_table.c.kind == kind)
+        )
+        return [(r.state, r.key) for r in rows]
+
+
+class TestOncePerDeployment:
+    async def test_three_replicas_run_each_period_once(self, database: Database) -> None:
+        ran: list[float] = []
+
+        async def tick(_: JobContext) -> None:
+            ran.append(time.time())
+
+        task = PeriodicTask("test.tick", every=1, run=tick)
+        async with (
+            running_worker(database, periodic=[task], lease=3),
+            running_worker(database, periodic=[task], lease=3),
+            running_worker(database, periodic=[task], lease=3),
+        ):
+            await asyncio.sleep(3.6)
+        periods = [int(t // 1) for t in ran]
+        assert len(ran) >= 3
+        assert len(periods) == len(set(periods)), "one run per period"
+        runs = await _runs(database, "test.tick")
+        assert len({key for _, key in runs}) == len(runs)
+
+    async def test_a_new_leader_takes_over_within_one_lease(self, database: Database) -> None:
+        ran: list[float] = []
+
+        async def tick(_: JobContext) -> None:
+            ran.append(time.monotonic())
+
+        task = PeriodicTask("test.handover", every=1, run=tick)
+        lease = 2.0
+        async with contextlib.AsyncExitStack() as leading:
+            leader = await leading.enter_async_context(
+                running_worker(database, periodic=[task], lease=lease)
+            )
+            await eventually(lambda: bool(leader.scheduler.leading))
+            async with running_worker(database, periodic=[task], lease=lease) as standby:
+                await eventually(lambda: len(ran) >= 1, timeout=5)
+                assert not standby.scheduler.leading
+                await leading.aclose()
+                gone = time.monotonic()
+                await eventually(lambda: bool(standby.scheduler.leading), timeout=lease + 2)
+                await eventually(lambda: any(t > gone for t in ran), timeout=lease + 3)
+        took_over = min(t for t in ran if t > gone) - gone
+        assert took_over < 2.0, "a leader that stops hands over at once"
+
+
+class TestFailures:
+    async def test_a_failed_run_is_dead_until_a_later_run_succeeds(
+        self, database: Database
+    ) -> None:
+        calls = 0
+
+        async def flaky(_: JobContext) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("purge failed")
+
+        task = PeriodicTask("test.flaky", every=1, run=flaky)
+        async with running_worker(database, periodic=[task], lease=3):
+            await eventually(lambda: _has(database, "test.flaky", JobState.DEAD.value), timeout=5)
+            await eventually(
+                lambda: _has(database, "test.flaky", JobState.DISCARDED.value), timeout=5
+            )
+        states = [state for state, _ in await _runs(database, "test.flaky")]
+        assert JobState.DEAD.value not in states
+
+
+async def _has(database: Database, kind: str, state: str) -> bool:
+    return any(s == state for s, _ in await _runs(database, kind))
