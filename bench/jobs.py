@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import signal
 import sqlite3
 import statistics
@@ -28,13 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from fastapi_users_bench import scratch_postgres
+from fastapi_users_bench import PG_DSN
 from harness import environment, log
 from jobs_worker import runs, stamps, tables
 from prometheus_client import CollectorRegistry
@@ -87,10 +88,17 @@ class Workers:
                 proc.kill()
 
 
-@contextmanager
-def postgres() -> Iterator[str]:
-    with scratch_postgres() as url:
-        yield url.replace("+asyncpg", "")
+@asynccontextmanager
+async def postgres() -> AsyncIterator[str]:
+    """A scratch database ``bench_jobs_<random>``, dropped afterwards."""
+    name = f"bench_jobs_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(PG_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{PG_DSN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 async def _count(database: Database, kind: str, state: JobState | None = None) -> int:
@@ -252,7 +260,7 @@ def raw_sqlite(path: Path, n: int) -> dict[str, Any]:
 
 async def postgres_benchmarks(n: int, samples: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    with postgres() as url:
+    async with postgres() as url:
         database = await prepared(url)
         workers = Workers(url, 2, concurrency=100)
         try:
@@ -274,7 +282,7 @@ async def postgres_benchmarks(n: int, samples: int) -> dict[str, Any]:
 
 async def kill9(total: int = 3000, in_flight: int = 1000) -> dict[str, Any]:
     lease = 5.0
-    with postgres() as url:
+    async with postgres() as url:
         database = await prepared(url)
         async with database.transaction() as conn:
             jobs = await enqueue_many(conn, "bench.record", [{"sleep": 2}] * total)

@@ -72,12 +72,16 @@ async def test_kill_9_mid_job_loses_and_doubles_nothing(
     killed = time.monotonic()
     in_flight = await _scalar(
         database,
-        select(func.count()).where(job_table.c.state == JobState.RUNNING.value),
+        select(func.count()).where(
+            job_table.c.state == JobState.RUNNING.value, job_table.c.kind == "test.crash"
+        ),
     )
     assert in_flight > 0, "some jobs were mid-run when the worker died"
 
     workers.append(Worker(database_url))
-    done = select(func.count()).where(job_table.c.state == JobState.COMPLETED.value)
+    done = select(func.count()).where(
+        job_table.c.state == JobState.COMPLETED.value, job_table.c.kind == "test.crash"
+    )
     await eventually(lambda: _at_least(database, done, len(ids)), timeout=60, interval=0.1)
     assert time.monotonic() - killed >= LEASE - 0.5, "taken back only after the lease lapsed"
 

@@ -134,25 +134,29 @@ async def enqueue_many(
 
 
 async def _insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[Job]:
-    dialect = conn.dialect.name
-    kinds = {r["kind"] for r in rows}
+    """Insert, skipping (kind, key) duplicates, and announce the kinds.
+
+    Many rows go through SQLAlchemy's batched "insertmanyvalues" (a multi-row VALUES clause
+    would be compiled anew for every batch). On PostgreSQL a single job's ``NOTIFY`` rides on
+    its insert; a batch sends one per kind.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    upsert = (postgresql.insert(t) if postgres else sqlite.insert(t)).on_conflict_do_nothing(
+        index_elements=["kind", "key"]
+    )
     result: Any
-    if dialect == "postgresql":
-        upsert = postgresql.insert(t).values(rows)
-        inserted = (
-            upsert.on_conflict_do_nothing(index_elements=["kind", "key"])
-            .returning(*_COLUMNS)
-            .cte("inserted")
-        )
-        result = await conn.execute(
-            select(inserted, func.pg_notify(NOTIFY_CHANNEL, inserted.c.kind).label("notified"))
-        )
+    if postgres and len(rows) == 1:
+        inserted = upsert.values(rows[0]).returning(*_COLUMNS).cte("inserted")
+        notified = func.pg_notify(NOTIFY_CHANNEL, inserted.c.kind).label("notified")
+        result = await conn.execute(select(inserted, notified))
+        jobs = [job_from_row(r) for r in result]
     else:
-        lite = sqlite.insert(t).values(rows)
-        lite = lite.on_conflict_do_nothing(index_elements=["kind", "key"])
-        result = await conn.execute(lite.returning(*_COLUMNS))
-    jobs = [job_from_row(r) for r in result]
-    for kind in kinds:
+        result = await conn.execute(upsert.returning(*_COLUMNS), rows)
+        jobs = [job_from_row(r) for r in result]
+        if postgres:
+            for kind in {job.kind for job in jobs}:
+                await conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, kind)))
+    for kind in {r["kind"] for r in rows}:
         mark_for_commit(conn, COMMIT_TOPIC_PREFIX + kind)
     return jobs
 
