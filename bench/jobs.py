@@ -37,13 +37,13 @@ from typing import Any
 import asyncpg
 from fastapi_users_bench import PG_DSN
 from harness import environment, log
-from jobs_worker import runs, stamps, tables
+from jobs_worker import noop, runs, stamp, stamps, tables
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
 from aicc.core.config import JobsSettings
 from aicc.core.db import Database
-from aicc.core.jobs import JobContext, JobHandler, JobState, JobWorker, enqueue, enqueue_many
+from aicc.core.jobs import JobHandler, JobState, JobWorker, enqueue, enqueue_many
 from aicc.core.jobs.metrics import JobMetrics
 from aicc.core.jobs.models import job_table
 from aicc.core.migrate import upgrade
@@ -329,7 +329,7 @@ async def sqlite_benchmarks(n: int, samples: int) -> dict[str, Any]:
             service="bench",
             settings=JobsSettings(_env_file=None, concurrency=100),
             metrics=JobMetrics(CollectorRegistry()),
-            handlers=[JobHandler("bench.noop", _noop), JobHandler("bench.stamp", _stamp)],
+            handlers=[JobHandler("bench.noop", noop), JobHandler("bench.stamp", stamp)],
         )
         await worker.start()
         try:
@@ -346,16 +346,6 @@ async def sqlite_benchmarks(n: int, samples: int) -> dict[str, Any]:
         out["sqlite_throughput"]["jobs_per_s"] / out["sqlite_raw_baseline"]["jobs_per_s"], 3
     )
     return out
-
-
-async def _noop(_: JobContext) -> None:
-    return None
-
-
-async def _stamp(ctx: JobContext) -> None:
-    started = time.time()
-    async with ctx.transaction() as conn:
-        await conn.execute(stamps.insert().values(job_id=ctx.job.id, started=started))
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from aicc.core.service import ServiceBase
 from aicc.integration import IntegrationService
 from aicc.monitoring import MonitoringService
 from aicc.recording import RecordingService
+from tests.backends import free_port
 
 FACADES: list[type[ServiceBase]] = [
     MonitoringService,
@@ -42,15 +43,20 @@ async def test_start_and_stop_on_embedded_defaults(
 
 
 @pytest.mark.parametrize("facade", FACADES, ids=lambda f: f.name)
-async def test_spec_config_dict_with_postgres_and_redis(
+async def test_spec_config_dict_on_a_fresh_postgres_with_redis(
     facade: type[ServiceBase], postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    config = {
+    """The spec's config dicts, as it writes them, on an empty database: the schema is
+    created at start."""
+    config: dict[str, object] = {
         "database_url": postgres_url,
         "redis_url": redis_url,
         "data_dir": str(tmp_path / "var"),
-        "server.auto_migrate": True,
     }
+    if facade is MonitoringService:
+        config.update(prometheus_port=free_port(), connect_instance_id="your-instance-id")
+    if facade is RecordingService:
+        config.update(encryption_key="your-encryption-key")
     service = facade(config)
     await service.start()
     try:

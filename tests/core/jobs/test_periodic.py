@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 
 from sqlalchemy import select
@@ -25,21 +26,24 @@ async def _runs(database: Database, kind: str) -> list[tuple[str, str | None]]:
 
 class TestOncePerDeployment:
     async def test_three_replicas_run_each_period_once(self, database: Database) -> None:
-        ran: list[float] = []
+        periods: list[str | None] = []
 
-        async def tick(_: JobContext) -> None:
-            ran.append(time.time())
+        async def tick(ctx: JobContext) -> None:
+            periods.append(ctx.job.key)
 
         task = PeriodicTask("test.tick", every=1, run=tick)
+        started = time.monotonic()
         async with (
             running_worker(database, periodic=[task], lease=3),
             running_worker(database, periodic=[task], lease=3),
             running_worker(database, periodic=[task], lease=3),
         ):
             await asyncio.sleep(3.6)
-        periods = [int(t // 1) for t in ran]
-        assert len(ran) >= 3
+        elapsed = time.monotonic() - started
+        assert 3 <= len(periods) <= math.ceil(elapsed) + 1, "a window touches ceil(t)+1 periods"
         assert len(periods) == len(set(periods)), "one run per period"
+        numbers = sorted(int(str(p).removeprefix("period:")) for p in periods)
+        assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), "none skipped"
         runs = await _runs(database, "test.tick")
         assert len({key for _, key in runs}) == len(runs)
 

@@ -17,24 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aicc.core.db import Database
 from aicc.core.jobs.models import job_table as t
-from aicc.core.jobs.queue import NOTIFY_CHANNEL, aware, job_from_row, now
+from aicc.core.jobs.queue import JOB_COLUMNS, NOTIFY_CHANNEL, aware, job_from_row, now
 from aicc.core.jobs.types import Job, JobState
 
-_CLAIMED = (
-    t.c.id,
-    t.c.kind,
-    t.c.key,
-    t.c.payload,
-    t.c.state,
-    t.c.attempt,
-    t.c.max_attempts,
-    t.c.run_at,
-    t.c.created_at,
-    t.c.finished_at,
-    t.c.last_error,
-    t.c.locked_by,
-    t.c.locked_until,
-)
 _ERROR_LIMIT = 4000
 
 
@@ -105,7 +90,7 @@ async def _claim(
             locked_by=worker,
             locked_until=at + timedelta(seconds=lease),
         )
-        .returning(*_CLAIMED)
+        .returning(*JOB_COLUMNS)
     )
     jobs = [job_from_row(r) for r in result]
     jobs.sort(key=lambda j: (j.run_at, j.id))
@@ -132,33 +117,34 @@ async def complete_in(conn: AsyncConnection, worker: str, ids: Sequence[int]) ->
 async def retry_later(
     database: Database, worker: str, job_id: int, delay: float, error: str
 ) -> bool:
-    async with database.transaction() as conn:
-        result = await conn.execute(
-            update(t)
-            .where(t.c.id == job_id, t.c.locked_by == worker, t.c.state == JobState.RUNNING.value)
-            .values(
-                state=JobState.QUEUED.value,
-                run_at=now() + timedelta(seconds=delay),
-                locked_by=None,
-                locked_until=None,
-                last_error=_clip(error),
-            )
-        )
-        return int(result.rowcount) == 1
+    return await _settle(
+        database,
+        worker,
+        job_id,
+        state=JobState.QUEUED.value,
+        run_at=now() + timedelta(seconds=delay),
+        last_error=_clip(error),
+    )
 
 
 async def bury(database: Database, worker: str, job_id: int, error: str) -> bool:
+    return await _settle(
+        database,
+        worker,
+        job_id,
+        state=JobState.DEAD.value,
+        finished_at=now(),
+        last_error=_clip(error),
+    )
+
+
+async def _settle(database: Database, worker: str, job_id: int, **values: Any) -> bool:
+    """Record an attempt's outcome and drop the claim, if the claim is still ours."""
     async with database.transaction() as conn:
         result = await conn.execute(
             update(t)
             .where(t.c.id == job_id, t.c.locked_by == worker, t.c.state == JobState.RUNNING.value)
-            .values(
-                state=JobState.DEAD.value,
-                finished_at=now(),
-                locked_by=None,
-                locked_until=None,
-                last_error=_clip(error),
-            )
+            .values(locked_by=None, locked_until=None, **values)
         )
         return int(result.rowcount) == 1
 

@@ -25,7 +25,7 @@ NOTIFY_CHANNEL = "aicc_jobs"
 """PostgreSQL channel; the payload is the job's kind."""
 COMMIT_TOPIC_PREFIX = "job:"
 
-_COLUMNS = (
+JOB_COLUMNS = (
     t.c.id,
     t.c.kind,
     t.c.key,
@@ -115,7 +115,7 @@ async def enqueue(
     inserted = await _insert(conn, [row])
     if inserted:
         return inserted[0]
-    existing = await conn.execute(select(*_COLUMNS).where(t.c.kind == kind, t.c.key == key))
+    existing = await conn.execute(select(*JOB_COLUMNS).where(t.c.kind == kind, t.c.key == key))
     return job_from_row(existing.one())
 
 
@@ -146,12 +146,12 @@ async def _insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[Job
     )
     result: Any
     if postgres and len(rows) == 1:
-        inserted = upsert.values(rows[0]).returning(*_COLUMNS).cte("inserted")
+        inserted = upsert.values(rows[0]).returning(*JOB_COLUMNS).cte("inserted")
         notified = func.pg_notify(NOTIFY_CHANNEL, inserted.c.kind).label("notified")
         result = await conn.execute(select(inserted, notified))
         jobs = [job_from_row(r) for r in result]
     else:
-        result = await conn.execute(upsert.returning(*_COLUMNS), rows)
+        result = await conn.execute(upsert.returning(*JOB_COLUMNS), rows)
         jobs = [job_from_row(r) for r in result]
         if postgres:
             for kind in {job.kind for job in jobs}:
@@ -162,7 +162,7 @@ async def _insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[Job
 
 
 async def get_job(conn: AsyncConnection, job_id: int, *, kinds: Sequence[str] | None = None) -> Job:
-    query = select(*_COLUMNS).where(t.c.id == job_id)
+    query = select(*JOB_COLUMNS).where(t.c.id == job_id)
     if kinds is not None:
         query = query.where(t.c.kind.in_(kinds))
     found = (await conn.execute(query)).first()
@@ -186,7 +186,7 @@ async def list_jobs(
     if states:
         conditions.append(t.c.state.in_([s.value for s in states]))
     where = and_(*conditions) if conditions else None
-    query = select(*_COLUMNS).order_by(t.c.id.desc()).limit(limit).offset(offset)
+    query = select(*JOB_COLUMNS).order_by(t.c.id.desc()).limit(limit).offset(offset)
     counting = select(func.count()).select_from(t)
     if where is not None:
         query, counting = query.where(where), counting.where(where)
@@ -199,51 +199,62 @@ async def replay_job(
     conn: AsyncConnection, job_id: int, *, kinds: Sequence[str] | None = None
 ) -> Job:
     """Run a dead or discarded job again from its first attempt, now."""
-    job = await get_job(conn, job_id, kinds=kinds)
-    if job.state not in (JobState.DEAD, JobState.DISCARDED):
-        raise Conflict(
-            f"Only dead or discarded jobs can be replayed; this one is {job.state}",
-            code="job_not_replayable",
-        )
-    changed = await conn.execute(
-        update(t)
-        .where(t.c.id == job_id, t.c.state == job.state.value)
-        .values(
-            state=JobState.QUEUED.value,
-            attempt=0,
-            run_at=now(),
-            finished_at=None,
-            locked_by=None,
-            locked_until=None,
-        )
-        .returning(*_COLUMNS)
+    job = await _transition(
+        conn,
+        job_id,
+        kinds,
+        (JobState.DEAD, JobState.DISCARDED),
+        "replay",
+        state=JobState.QUEUED.value,
+        attempt=0,
+        run_at=now(),
+        finished_at=None,
+        locked_by=None,
+        locked_until=None,
     )
-    replayed = changed.first()
-    if replayed is None:
-        raise Conflict("The job changed meanwhile; read it again", code="job_changed")
     if conn.dialect.name == "postgresql":
         await conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, job.kind)))
     mark_for_commit(conn, COMMIT_TOPIC_PREFIX + job.kind)
-    return job_from_row(replayed)
+    return job
 
 
 async def discard_job(
     conn: AsyncConnection, job_id: int, *, kinds: Sequence[str] | None = None
 ) -> Job:
     """Give up on a dead or waiting job; it is kept (as ``discarded``) until retention ends."""
+    return await _transition(
+        conn,
+        job_id,
+        kinds,
+        (JobState.DEAD, JobState.QUEUED),
+        "discard",
+        state=JobState.DISCARDED.value,
+        finished_at=now(),
+    )
+
+
+async def _transition(
+    conn: AsyncConnection,
+    job_id: int,
+    kinds: Sequence[str] | None,
+    allowed: tuple[JobState, ...],
+    action: str,
+    **values: Any,
+) -> Job:
     job = await get_job(conn, job_id, kinds=kinds)
-    if job.state not in (JobState.DEAD, JobState.QUEUED):
+    if job.state not in allowed:
+        names = " or ".join(s.value for s in allowed)
         raise Conflict(
-            f"Only dead or queued jobs can be discarded; this one is {job.state}",
-            code="job_not_discardable",
+            f"Only {names} jobs can be {action}ed; this one is {job.state}",
+            code=f"job_not_{action}able",
         )
     changed = await conn.execute(
         update(t)
         .where(t.c.id == job_id, t.c.state == job.state.value)
-        .values(state=JobState.DISCARDED.value, finished_at=now())
-        .returning(*_COLUMNS)
+        .values(**values)
+        .returning(*JOB_COLUMNS)
     )
-    discarded = changed.first()
-    if discarded is None:
+    row = changed.first()
+    if row is None:
         raise Conflict("The job changed meanwhile; read it again", code="job_changed")
-    return job_from_row(discarded)
+    return job_from_row(row)
