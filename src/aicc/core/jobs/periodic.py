@@ -20,14 +20,18 @@ from aicc.core.jobs.queue import enqueue
 from aicc.core.jobs.types import PeriodicTask
 from aicc.core.leases import acquire_lease, release_lease
 
-logger = logging.getLogger("aicc.jobs")
-
 
 class PeriodicScheduler:
     def __init__(
-        self, database: Database, owner: str, tasks: Sequence[PeriodicTask], lease: float
+        self,
+        database: Database,
+        owner: str,
+        tasks: Sequence[PeriodicTask],
+        lease: float,
+        logger: logging.Logger,
     ) -> None:
         self.database = database
+        self.logger = logger
         self.owner = owner
         self.tasks = list(tasks)
         self.lease = lease
@@ -67,7 +71,9 @@ class PeriodicScheduler:
                 try:
                     await self._tend(task)
                 except Exception:
-                    logger.warning("periodic task %s: scheduling failed", task.name, exc_info=True)
+                    self.logger.warning(
+                        "periodic task %s: scheduling failed", task.name, exc_info=True
+                    )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), tick)
 

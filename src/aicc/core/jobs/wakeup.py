@@ -22,8 +22,6 @@ from sqlalchemy.engine import make_url
 from aicc.core.db import Database
 from aicc.core.jobs.queue import COMMIT_TOPIC_PREFIX, NOTIFY_CHANNEL
 
-logger = logging.getLogger("aicc.jobs")
-
 _RECONNECT_MIN = 0.5
 _RECONNECT_MAX = 30.0
 _PING_EVERY = 30.0
@@ -32,8 +30,15 @@ _PING_EVERY = 30.0
 class Wakeups:
     """Calls ``wake`` when a job of one of ``kinds`` (or ``*``: any) may have become due."""
 
-    def __init__(self, database: Database, kinds: frozenset[str], wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        kinds: frozenset[str],
+        wake: Callable[[], None],
+        logger: logging.Logger,
+    ) -> None:
         self.database = database
+        self.logger = logger
         self.kinds = kinds
         self.wake = wake
         self._topics = frozenset(COMMIT_TOPIC_PREFIX + k for k in kinds)
@@ -74,7 +79,7 @@ class Wakeups:
                     server_settings={"application_name": "aicc-jobs-listen"},
                 )
             except (OSError, asyncpg.PostgresError) as exc:
-                logger.warning(
+                self.logger.warning(
                     "job wake-ups: cannot listen (%s); polling meanwhile", type(exc).__name__
                 )
                 await asyncio.sleep(delay)
@@ -87,7 +92,7 @@ class Wakeups:
                 delay = _RECONNECT_MIN
                 self.wake()
                 await self._watch(conn, lost)
-                logger.warning("job wake-ups: listener connection lost; reconnecting")
+                self.logger.warning("job wake-ups: listener connection lost; reconnecting")
             finally:
                 self.listening.clear()
                 with contextlib.suppress(Exception):

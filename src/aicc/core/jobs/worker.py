@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aicc.core.config import JobsSettings
 from aicc.core.db import Database
@@ -28,8 +29,6 @@ from aicc.core.jobs.periodic import PeriodicScheduler
 from aicc.core.jobs.queue import now
 from aicc.core.jobs.types import Job, JobHandler, PeriodicTask, PermanentFailure, Retry
 from aicc.core.jobs.wakeup import Wakeups
-
-logger = logging.getLogger("aicc.jobs")
 
 _STATS_EVERY = 5.0
 _PRUNE_EVERY = 60.0
@@ -64,6 +63,8 @@ class JobWorker:
         self.settings = settings
         self.metrics = metrics
         self.id = worker_id(service)
+        self.logger = logging.getLogger(f"aicc.{service}.jobs")
+        """Named for the service, so its log lines carry the service's name."""
         periodic = list(periodic)
         self.handlers = {h.kind: h for h in handlers}
         for task in periodic:
@@ -78,8 +79,8 @@ class JobWorker:
         self._flush_now = asyncio.Event()
         self._stop = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
-        self.wakeups = Wakeups(database, frozenset(self.handlers), self.wake)
-        self.scheduler = PeriodicScheduler(database, self.id, periodic, settings.lease)
+        self.wakeups = Wakeups(database, frozenset(self.handlers), self.wake, self.logger)
+        self.scheduler = PeriodicScheduler(database, self.id, periodic, settings.lease, self.logger)
 
     @property
     def kinds(self) -> list[str]:
@@ -107,7 +108,7 @@ class JobWorker:
             return
         self._stop.set()
         fetcher, flusher, heartbeat = self._loops
-        await _finish(fetcher)
+        await _finish(fetcher, self.logger)
         await self.scheduler.stop()
         if self._running:
             await asyncio.wait([r.task for r in self._running.values()], timeout=timeout)
@@ -128,13 +129,13 @@ class JobWorker:
                     "interrupted by a shutdown; outcome unknown",
                 )
             except Exception:
-                logger.warning(
+                self.logger.warning(
                     "jobs: could not give back %d claims; they return when their lease lapses",
                     len(leftover),
                     exc_info=True,
                 )
-        await _finish(heartbeat)
-        await _finish(flusher)
+        await _finish(heartbeat, self.logger)
+        await _finish(flusher, self.logger)
         await self._flush()
         await self.wakeups.stop()
         self._loops.clear()
@@ -153,7 +154,7 @@ class JobWorker:
             try:
                 jobs, more = await self._claim(free)
             except Exception:
-                logger.warning("jobs: claiming failed; retrying", exc_info=True)
+                self.logger.warning("jobs: claiming failed; retrying", exc_info=True)
                 await _wait_any((self._stop,), poll)
                 continue
             for job in jobs:
@@ -209,10 +210,9 @@ class JobWorker:
             outcome = "interrupted"
             raise
         except Exception:
-            logger.warning(
-                "job %s (%s): recording its outcome failed; the claim lapses and it returns",
-                job.id,
-                job.kind,
+            self.logger.warning(
+                "job outcome not recorded; the claim lapses and the job returns",
+                extra=_about(job),
                 exc_info=True,
             )
         finally:
@@ -234,7 +234,7 @@ class JobWorker:
             await claims.bury(self.database, self.id, job.id, failure.reason)
             return "dead"
         except ClaimLost:
-            logger.warning("job %s (%s): claim lost to another worker", job.id, job.kind)
+            self.logger.warning("job claim lost to another worker", extra=_about(job))
             return "lost"
         except TimeoutError as exc:
             if not deadline.expired():
@@ -257,7 +257,7 @@ class JobWorker:
         return "completed"
 
     async def _failed_with(self, job: Job, handler: JobHandler, exc: Exception) -> str:
-        logger.warning("job %s (%s) attempt %d failed", job.id, job.kind, job.attempt, exc_info=exc)
+        self.logger.warning("job attempt failed", extra=_about(job), exc_info=exc)
         reason = f"{type(exc).__name__}: {exc}"
         if not handler.idempotent:
             await claims.bury(self.database, self.id, job.id, reason + "; outcome unknown")
@@ -281,7 +281,7 @@ class JobWorker:
             try:
                 await self._flush()
             except Exception:
-                logger.warning("jobs: recording completions failed; retrying", exc_info=True)
+                self.logger.warning("jobs: recording completions failed; retrying", exc_info=True)
                 await asyncio.sleep(0.5)
                 self._flush_now.set()
 
@@ -313,7 +313,7 @@ class JobWorker:
                     await claims.prune(self.database, self.kinds, self.settings.retention)
                     last_prune = clock
             except Exception:
-                logger.warning("jobs: housekeeping failed; retrying", exc_info=True)
+                self.logger.warning("jobs: housekeeping failed; retrying", exc_info=True)
             await _wait_any((self._stop,), tick)
 
     async def _renew(self, lease: float) -> None:
@@ -322,9 +322,7 @@ class JobWorker:
         for job_id in set(ids) - ours:
             item = self._running.get(job_id)
             if item is not None:
-                logger.warning(
-                    "job %s (%s): claim lost; stopping this attempt", job_id, item.job.kind
-                )
+                self.logger.warning("job claim lost; stopping this attempt", extra=_about(item.job))
                 item.interrupted = True
                 item.task.cancel()
 
@@ -335,7 +333,11 @@ class JobWorker:
             self.metrics.queue(kind, entry["queued"], entry["dead"], entry["oldest_due"], at)
 
 
-async def _finish(task: asyncio.Task[None], grace: float = 10.0) -> None:
+def _about(job: Job) -> dict[str, Any]:
+    return {"metadata": {"job_id": job.id, "kind": job.kind, "attempt": job.attempt}}
+
+
+async def _finish(task: asyncio.Task[None], logger: logging.Logger, grace: float = 10.0) -> None:
     """Let a loop that saw the stop signal end on its own (cancelling one in the middle of a
     database call can leave its connection unusable); cancel it only after ``grace``."""
     done, _ = await asyncio.wait([task], timeout=grace)
