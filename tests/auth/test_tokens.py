@@ -45,6 +45,7 @@ class TestAccessToken:
         claims = claims_of(tokens["access_token"])
         assert {"iss", "aud", "sub", "exp", "iat", "nbf", "jti", "sid", "roles"} <= set(claims)
         assert claims["roles"] == ["SUPER_ADMIN"] and claims["aud"] == "aicc"
+        assert claims["preferred_username"] == ADMIN_USERNAME
         assert claims["exp"] - claims["nbf"] == 900
 
     async def test_verifies_against_the_published_jwks(self, auth: AuthClient) -> None:

@@ -153,7 +153,14 @@ class AuthBase(ServiceBase):
                     self.logger.warning("signing key reload failed", exc_info=True)
 
     def access_token(
-        self, *, user_id: str, session_id: str, roles: list[str], amr: str, acr: str | None = None
+        self,
+        *,
+        user_id: str,
+        username: str,
+        session_id: str,
+        roles: list[str],
+        amr: str,
+        acr: str | None = None,
     ) -> tuple[str, int]:
         auth = self.settings.auth
         issued = math.ceil(time.time() * 1000) / 1000
@@ -162,6 +169,7 @@ class AuthBase(ServiceBase):
             "iss": self.settings.token_issuer,
             "aud": auth.audience,
             "sub": user_id,
+            "preferred_username": username,
             "iat": issued,
             "nbf": now,
             "exp": now + auth.access_token_ttl,
@@ -183,6 +191,7 @@ class AuthBase(ServiceBase):
         conn: AsyncConnection,
         *,
         user_id: str,
+        username: str,
         roles: list[str],
         amr: str,
         mfa_enrolled: bool,
@@ -200,6 +209,7 @@ class AuthBase(ServiceBase):
         refresh = await sessions.issue_refresh_token(conn, session_id)
         return self.token_pair(
             user_id=user_id,
+            username=username,
             session_id=session_id,
             roles=roles,
             amr=amr,
@@ -211,6 +221,7 @@ class AuthBase(ServiceBase):
         self,
         *,
         user_id: str,
+        username: str,
         session_id: str,
         roles: list[str],
         amr: str,
@@ -222,6 +233,7 @@ class AuthBase(ServiceBase):
         enroll_only = self.mfa_required_for(roles) and not mfa_enrolled
         token, expires_in = self.access_token(
             user_id=user_id,
+            username=username,
             session_id=session_id,
             roles=[] if enroll_only else roles,
             amr=amr,

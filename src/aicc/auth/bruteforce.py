@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from aicc.core.cache import Cache
-from aicc.core.config import AuthSettings
+from aicc.core.config_services import AuthSettings
 
 
 class LoginGuard:

@@ -63,6 +63,7 @@ class LoginMixin(AuthBase):
             tokens = await self.start_session(
                 conn,
                 user_id=user.id,
+                username=user.username,
                 roles=roles,
                 amr=amr,
                 mfa_enrolled=user.totp_secret is not None,
@@ -171,6 +172,7 @@ class LoginMixin(AuthBase):
                     await sessions.touch(conn, session.id)
                     return self.token_pair(
                         user_id=user.id,
+                        username=user.username,
                         session_id=session.id,
                         roles=roles,
                         amr=session.amr,

@@ -87,6 +87,7 @@ class SelfServiceMixin(AuthBase):
             tokens = await self.start_session(
                 conn,
                 user_id=user.id,
+                username=user.username,
                 roles=roles,
                 amr="pwd,otp" if user.totp_secret is not None else "pwd",
                 mfa_enrolled=user.totp_secret is not None,

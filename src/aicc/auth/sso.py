@@ -170,6 +170,7 @@ class SsoMixin(AuthBase):
             tokens = await self.start_session(
                 conn,
                 user_id=user_id,
+                username=user.username,
                 roles=roles,
                 amr="sso",
                 mfa_enrolled=True,

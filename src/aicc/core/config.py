@@ -17,21 +17,14 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from aicc.core.config_services import AuthSettings, RecordingSettings, settings_group
 from aicc.core.errors import ConfigError
 
-Algorithm = Literal["EdDSA", "ES256"]
 ServiceName = Literal["monitoring", "recording", "integration", "auth"]
 SERVICE_NAMES: tuple[ServiceName, ...] = ("monitoring", "recording", "integration", "auth")
 
 
-def _group(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(
-        env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True
-    )
-
-
-def _eddsa_only() -> list[Algorithm]:
-    return ["EdDSA"]
+_group = settings_group
 
 
 class ServerSettings(BaseSettings):
@@ -173,55 +166,6 @@ class ConnectSettings(BaseSettings):
     instance_id: str | None = None
 
 
-class AuthSettings(BaseSettings):
-    """Token issuing and checking; every service reads the verification half."""
-
-    model_config = _group("AICC_AUTH_")
-
-    url: str | None = None
-    """Where the auth service is reached (JWKS); defaults to the local auth port."""
-    issuer: str | None = None
-    audience: str = "aicc"
-    access_token_ttl: int = Field(900, ge=60, le=86400)
-    session_idle_timeout: int = Field(1800, ge=60)
-    session_max_lifetime: int = Field(12 * 3600, ge=300)
-    leeway: int = Field(30, ge=0, le=300)
-    algorithms: Annotated[list[Algorithm], NoDecode] = Field(default_factory=_eddsa_only)
-    """Asymmetric algorithms access tokens may use (HS256 only with ``JWT_SECRET``)."""
-    jwks_min_refresh_interval: float = Field(30.0, ge=0)
-    revocation_recheck_interval: float = Field(5.0, gt=0)
-    lockout_threshold: int = Field(10, ge=1, le=100)
-    lockout_window: int = Field(900, ge=1)
-    lockout_duration: int = Field(900, ge=1)
-    ip_failure_limit: int = Field(30, ge=1)
-    ip_failure_window: int = Field(300, ge=1)
-    mfa_required_roles: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    self_registration: bool = False
-    password_hash_memory_kib: int = Field(19456, ge=8192)
-    password_hash_time_cost: int = Field(2, ge=1)
-    password_hash_threads: int | None = Field(None, ge=1, le=64)
-    """Threads that hash passwords; default one per core the process may use."""
-    bootstrap_admin_username: str = Field("admin", validation_alias="AICC_BOOTSTRAP_ADMIN_USERNAME")
-    bootstrap_admin_password: SecretStr | None = Field(
-        None, validation_alias="AICC_BOOTSTRAP_ADMIN_PASSWORD"
-    )
-    sso_providers: list[dict[str, Any]] = Field(default_factory=list)
-
-    @field_validator("mfa_required_roles", mode="before")
-    @classmethod
-    def _split_roles(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.lstrip().startswith("["):
-            return [r.strip().upper() for r in value.split(",") if r.strip()]
-        return value
-
-    @field_validator("algorithms", mode="before")
-    @classmethod
-    def _split_algorithms(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.lstrip().startswith("["):
-            return [a.strip() for a in value.split(",") if a.strip()]
-        return value
-
-
 class Settings(BaseModel):
     """Everything a service needs to run, one group per subsystem."""
 
@@ -233,6 +177,7 @@ class Settings(BaseModel):
     log: LogSettings
     connect: ConnectSettings
     auth: AuthSettings
+    recording: RecordingSettings
     jobs: JobsSettings
     aws: AwsSettings
     http: HttpSettings
@@ -301,6 +246,7 @@ _GROUPS: dict[str, type[BaseSettings]] = {
     "log": LogSettings,
     "connect": ConnectSettings,
     "auth": AuthSettings,
+    "recording": RecordingSettings,
     "jobs": JobsSettings,
     "aws": AwsSettings,
     "http": HttpSettings,

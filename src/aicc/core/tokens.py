@@ -39,6 +39,12 @@ class Principal:
     claims: dict[str, Any] = field(repr=False)
 
     @property
+    def username(self) -> str | None:
+        """The user's name when the token carries it (``preferred_username``)."""
+        name = self.claims.get("preferred_username")
+        return name if isinstance(name, str) else None
+
+    @property
     def mfa_enrollment_only(self) -> bool:
         return self.claims.get("acr") == "mfa_enroll"
 

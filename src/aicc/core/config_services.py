@@ -1,0 +1,100 @@
+"""Settings groups of the services (the verification half of auth is read by every service).
+
+Imported by :mod:`aicc.core.config`, which assembles them; nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Algorithm = Literal["EdDSA", "ES256"]
+AudioFormat = Literal["wav", "flac", "mp3", "aac"]
+
+
+def settings_group(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+
+_group = settings_group
+
+
+def _eddsa_only() -> list[Algorithm]:
+    return ["EdDSA"]
+
+
+class AuthSettings(BaseSettings):
+    """Token issuing and checking; every service reads the verification half."""
+
+    model_config = _group("AICC_AUTH_")
+
+    url: str | None = None
+    """Where the auth service is reached (JWKS); defaults to the local auth port."""
+    issuer: str | None = None
+    audience: str = "aicc"
+    access_token_ttl: int = Field(900, ge=60, le=86400)
+    session_idle_timeout: int = Field(1800, ge=60)
+    session_max_lifetime: int = Field(12 * 3600, ge=300)
+    leeway: int = Field(30, ge=0, le=300)
+    algorithms: Annotated[list[Algorithm], NoDecode] = Field(default_factory=_eddsa_only)
+    """Asymmetric algorithms access tokens may use (HS256 only with ``JWT_SECRET``)."""
+    jwks_min_refresh_interval: float = Field(30.0, ge=0)
+    revocation_recheck_interval: float = Field(5.0, gt=0)
+    lockout_threshold: int = Field(10, ge=1, le=100)
+    lockout_window: int = Field(900, ge=1)
+    lockout_duration: int = Field(900, ge=1)
+    ip_failure_limit: int = Field(30, ge=1)
+    ip_failure_window: int = Field(300, ge=1)
+    mfa_required_roles: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    self_registration: bool = False
+    password_hash_memory_kib: int = Field(19456, ge=8192)
+    password_hash_time_cost: int = Field(2, ge=1)
+    password_hash_threads: int | None = Field(None, ge=1, le=64)
+    """Threads that hash passwords; default one per core the process may use."""
+    bootstrap_admin_username: str = Field("admin", validation_alias="AICC_BOOTSTRAP_ADMIN_USERNAME")
+    bootstrap_admin_password: SecretStr | None = Field(
+        None, validation_alias="AICC_BOOTSTRAP_ADMIN_PASSWORD"
+    )
+    sso_providers: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("mfa_required_roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [r.strip().upper() for r in value.split(",") if r.strip()]
+        return value
+
+    @field_validator("algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [a.strip() for a in value.split(",") if a.strip()]
+        return value
+
+
+class RecordingSettings(BaseSettings):
+    """Call recordings and chat transcripts."""
+
+    model_config = _group("AICC_RECORDING_")
+
+    format: AudioFormat = "flac"
+    """Format a voice recording is stored in when its start does not name one."""
+    retention_voice_days: int = Field(0, ge=0)
+    """Days a completed voice recording is kept; 0 keeps it until deleted."""
+    retention_chat_days: int = Field(0, ge=0)
+    idle_timeout: float = Field(300.0, ge=5)
+    """A live recording that receives nothing this long is finalized (``ended_by: idle``)."""
+    recovery_grace: float = Field(60.0, ge=5)
+    """A live stream whose process died may reconnect this long before it is finalized."""
+    import_max_bytes: int = Field(2 * 1024**3, ge=1024)
+    stream_token_ttl: int = Field(3600, ge=60, le=86400)
+    """Lifetime of the token in a recording's ``stream_url``."""
+    stop_wait: float = Field(5.0, ge=0, le=60)
+    """How long a stop waits for finalizing before answering ``finalizing``."""
+    callback_url: str | None = None
+    callback_secret: SecretStr | None = None
+    """Key of the HMAC-SHA256 signature on status callbacks (required with a callback URL)."""
