@@ -40,12 +40,14 @@ item = Table(
     Column("encoding", String(16), nullable=True),
     Column("bitrate", Integer, nullable=True),
     Column("received_bytes", BigInteger, nullable=False),
+    Column("spool_seq", Integer, nullable=False),
+    Column("pause_offset", BigInteger, nullable=True),
+    Column("gaps", JSON, nullable=True),
     Column("frames", BigInteger, nullable=True),
     Column("duration_seconds", Float, nullable=True),
     Column("size_bytes", BigInteger, nullable=True),
     Column("sha256", String(64), nullable=True),
     Column("object_key", String(300), nullable=True),
-    Column("kek_id", String(300), nullable=True),
     Column("message_count", Integer, nullable=False),
     Column("compression", String(8), nullable=True),
     Column("recovered", Boolean, nullable=False),
@@ -89,8 +91,9 @@ spool = Table(
     Column("silence", Boolean, nullable=False),
     Column("data", LargeBinary, nullable=True),
 )
-"""Live audio as received (input encoding), encrypted under the recording's data key; a
-silence row stands for ``length`` bytes of silence (a pause) and carries no data."""
+"""Live audio as received (input encoding), encrypted under the recording's data key, in
+``seq`` order; ``offset`` is where the row starts in the client's byte stream. A silence row
+stands for ``length`` bytes received while paused (never stored) and carries no data."""
 
 chat_message = Table(
     "recording_chat_message",

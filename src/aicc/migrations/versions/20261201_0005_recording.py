@@ -2,7 +2,7 @@
 
 Revision ID: 0005_recording
 Revises: 0004_core_data_key
-Create Date: 2026-12-01 17:02:35.111308
+Create Date: 2026-12-01 17:04:28.711764
 """
 
 from collections.abc import Sequence
@@ -49,12 +49,14 @@ def upgrade() -> None:
         sa.Column("encoding", sa.String(length=16), nullable=True),
         sa.Column("bitrate", sa.Integer(), nullable=True),
         sa.Column("received_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("spool_seq", sa.Integer(), nullable=False),
+        sa.Column("pause_offset", sa.BigInteger(), nullable=True),
+        sa.Column("gaps", sa.JSON(), nullable=True),
         sa.Column("frames", sa.BigInteger(), nullable=True),
         sa.Column("duration_seconds", sa.Float(), nullable=True),
         sa.Column("size_bytes", sa.BigInteger(), nullable=True),
         sa.Column("sha256", sa.String(length=64), nullable=True),
         sa.Column("object_key", sa.String(length=300), nullable=True),
-        sa.Column("kek_id", sa.String(length=300), nullable=True),
         sa.Column("message_count", sa.Integer(), nullable=False),
         sa.Column("compression", sa.String(length=8), nullable=True),
         sa.Column("recovered", sa.Boolean(), nullable=False),

@@ -1,0 +1,170 @@
+"""The live-audio WebSocket: raw frames of the recording's encoding, or Twilio Media Streams.
+
+Raw clients send binary frames of any length (a frame may split a sample); every half second
+the audio received is stored in the shared spool and acknowledged with a text frame
+``{"event": "ack", "received_bytes": N}``. A client that reconnects (to any replica) passes
+``?offset=N`` (the last acknowledged count) and continues. ``{"event": "stop"}`` stops the
+recording. Twilio clients (first message ``connected``) get no acknowledgements: Twilio's
+bidirectional streams refuse unknown messages.
+
+Errors are a text frame ``{"event": "error", "code": ..., "message": ...}`` and a close with
+code 1008 (refused) or 1011 (failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from aicc.core.errors import AppError, ValidationFailed
+from aicc.recording import twilio
+from aicc.recording.capture import byte_rate
+
+if TYPE_CHECKING:
+    from aicc.core.tokens import Principal
+    from aicc.recording.service import RecordingService
+
+logger = logging.getLogger("aicc.recording.stream")
+FLUSH_SECONDS = 0.5
+HEARTBEAT_SECONDS = 10.0
+"""How often a live stream tells the others its process is alive (at most)."""
+
+
+class _Stopped(Exception):
+    """The client asked to stop the recording."""
+
+
+class StreamSession:
+    def __init__(
+        self,
+        service: RecordingService,
+        websocket: WebSocket,
+        row: dict[str, Any],
+        caller: Principal | None,
+        offset: int | None,
+    ) -> None:
+        self.service = service
+        self.websocket = websocket
+        self.row = row
+        self.caller = caller
+        self.recording_id: str = row["id"]
+        self.offset = offset
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.buffer = bytearray()
+        self.flush_at = max(1, int(byte_rate(row) * FLUSH_SECONDS))
+        self.twilio: twilio.TrackInterleaver | None = None
+        self.key = b""
+        self.heartbeat = min(HEARTBEAT_SECONDS, service.settings.recording.recovery_grace / 3)
+
+    async def run(self) -> None:
+        self.key = await self.service.data_key(self.recording_id)
+        await self.service.claim_stream(self.recording_id, self.owner)
+        try:
+            await self._receive()
+        except _Stopped:
+            await self._flush(final=True)
+            metadata = await self.service.stop_voice_recording(self.recording_id, wait=0)
+            await self._send({"event": "stopped", "status": metadata["status"]})
+            await self.websocket.close(1000)
+        except WebSocketDisconnect:
+            with contextlib.suppress(AppError):
+                await self._flush(final=True)
+        except AppError as exc:
+            await self._fail(exc.error_code, exc.message, 1008)
+        finally:
+            await self.service.release_stream(self.recording_id, self.owner)
+
+    async def _receive(self) -> None:
+        last_flush = last_seen = time.monotonic()
+        while True:
+            wait = max(0.01, FLUSH_SECONDS - (time.monotonic() - last_flush))
+            try:
+                message = await asyncio.wait_for(self.websocket.receive(), wait)
+            except TimeoutError:
+                message = None
+            if message is not None:
+                if message["type"] == "websocket.disconnect":
+                    raise WebSocketDisconnect(message.get("code", 1000))
+                if message.get("bytes") is not None:
+                    self.buffer += message["bytes"]
+                elif message.get("text") is not None:
+                    self._control(message["text"])
+            now = time.monotonic()
+            if len(self.buffer) >= self.flush_at or now - last_flush >= FLUSH_SECONDS:
+                await self._flush()
+                last_flush = last_seen = now
+            elif now - last_seen >= self.heartbeat:
+                await self.service.claim_stream(self.recording_id, self.owner)
+                last_seen = now
+
+    def _control(self, text: str) -> None:
+        try:
+            message = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise _refused("Text frames must be JSON messages") from None
+        if not isinstance(message, dict):
+            raise _refused("Text frames must be JSON objects")
+        event = message.get("event")
+        if event == "connected":
+            self.twilio = self.twilio or twilio.TrackInterleaver(
+                self.row["channels"], self.row["channel_map"]
+            )
+        elif event == "start":
+            twilio.check_start(message, self.row["encoding"], self.row["sample_rate"])
+            self.twilio = self.twilio or twilio.TrackInterleaver(
+                self.row["channels"], self.row["channel_map"]
+            )
+        elif event == "media":
+            if self.twilio is None:
+                self.twilio = twilio.TrackInterleaver(self.row["channels"], self.row["channel_map"])
+            self.twilio.add(*twilio.media_of(message))
+            self.buffer += self.twilio.take()
+        elif event == "stop":
+            if self.twilio is not None:
+                self.buffer += self.twilio.take(final=True)
+            raise _Stopped
+        elif event not in ("mark", "dtmf"):
+            raise _refused(f"Unknown event {event!r}")
+
+    async def _flush(self, *, final: bool = False) -> None:
+        if final and self.twilio is not None:
+            self.buffer += self.twilio.take(final=True)
+        if not self.buffer:
+            return
+        chunk, self.buffer = bytes(self.buffer), bytearray()
+        ack = await self.service.append_audio(
+            self.recording_id,
+            chunk,
+            offset=self.offset,
+            caller=self.caller,
+            data_key=self.key,
+            owner=self.owner,
+        )
+        if self.offset is not None:
+            self.offset += len(chunk)
+        if self.twilio is None and not final:
+            await self._send({"event": "ack", "received_bytes": ack["received_bytes"]})
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await self.websocket.send_text(orjson.dumps(message).decode())
+
+    async def _fail(self, code: str, message: str, close_code: int) -> None:
+        await self._send({"event": "error", "code": code, "message": message})
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError):
+                await self.websocket.close(close_code)
+
+
+def _refused(message: str) -> AppError:
+    return ValidationFailed(message, code="bad_stream_message")
