@@ -70,6 +70,7 @@ def build_app(service: ServiceBase, routers: Iterable[APIRouter] = ()) -> FastAP
         max_body_bytes=settings.server.max_body_bytes,
         access_log=settings.server.access_log,
         trusted_proxies=TrustedProxies(settings.server.trusted_proxies),
+        body_limits=service.body_limits(),
     )
     return app
 

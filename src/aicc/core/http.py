@@ -8,6 +8,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -61,6 +62,7 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         access_log: bool = True,
         trusted_proxies: TrustedProxies | None = None,
+        body_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.service = service
@@ -68,6 +70,8 @@ class RequestContextMiddleware:
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
         self.trusted_proxies = trusted_proxies or None
+        self.body_limits = dict(body_limits or {})
+        """Paths (exact) that take larger bodies than ``max_body_bytes`` (uploads)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.trusted_proxies is not None and scope["type"] in ("http", "websocket"):
@@ -91,10 +95,11 @@ class RequestContextMiddleware:
 
         try:
             declared = _content_length(scope)
-            if declared is not None and declared > self.max_body_bytes:
-                await _too_large(request_id, send_with_id, self.max_body_bytes)
+            limit = self.body_limits.get(scope["path"], self.max_body_bytes)
+            if declared is not None and declared > limit:
+                await _too_large(request_id, send_with_id, limit)
             else:
-                await self.app(scope, self._limited(receive), send_with_id)
+                await self.app(scope, self._limited(receive, limit), send_with_id)
         except Exception:
             error_logger.exception(
                 "unhandled error",
@@ -132,8 +137,8 @@ class RequestContextMiddleware:
             request_id_var.reset(rid_token)
             service_var.reset(svc_token)
 
-    def _limited(self, receive: Receive) -> Receive:
-        limit = self.max_body_bytes
+    @staticmethod
+    def _limited(receive: Receive, limit: int) -> Receive:
         seen = 0
 
         async def limited_receive() -> Message:

@@ -143,6 +143,11 @@ class ServiceBase:
             await self._stop_security()
             await self._close_resources()
 
+    def body_limits(self) -> dict[str, int]:
+        """Routes (exact paths) whose bodies may exceed ``AICC_MAX_BODY_BYTES``: uploads that
+        stream to storage (override)."""
+        return {}
+
     def job_handlers(self) -> Iterable[JobHandler]:
         """The job kinds this service runs (override); its workers start with the service."""
         return ()

@@ -86,13 +86,18 @@ async def transcode_stored(
     transcoder = await anyio.to_thread.run_sync(
         lambda: Transcoder(source, fmt, total_frames=row["frames"])
     )
+    try:
+        async for piece in in_threads(transcoder):
+            yield piece
+    finally:
+        source.close()
+
+
+async def in_threads(transcoder: Transcoder) -> AsyncIterator[bytes]:
+    """The transcoder's chunks, each produced in a worker thread (codecs block)."""
     pieces: Iterator[bytes] = iter(transcoder)
     try:
-        while True:
-            piece = await anyio.to_thread.run_sync(next, pieces, None)
-            if piece is None:
-                return
+        while (piece := await anyio.to_thread.run_sync(next, pieces, None)) is not None:
             yield piece
     finally:
         await anyio.to_thread.run_sync(transcoder.close)
-        source.close()

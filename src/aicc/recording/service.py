@@ -7,14 +7,14 @@ from collections.abc import Iterable
 from aicc.core.errors import ConfigError
 from aicc.core.jobs import JobContext, JobHandler, PeriodicTask
 from aicc.recording.capture import FINALIZE_KIND
-from aicc.recording.download import DownloadMixin
 from aicc.recording.finalize import CALLBACK_KIND
+from aicc.recording.imports import IMPORT_KIND, ImportMixin
 
 SWEEP_EVERY = 15.0
 PURGE_EVERY = 300.0
 
 
-class RecordingService(DownloadMixin):
+class RecordingService(ImportMixin):
     """Call recordings and chat transcripts: live capture, encrypted object storage, search,
     playback and retention."""
 
@@ -29,6 +29,7 @@ class RecordingService(DownloadMixin):
     def job_handlers(self) -> Iterable[JobHandler]:
         return [
             JobHandler(FINALIZE_KIND, self.finalize_job, timeout=3600, backoff_base=2.0),
+            JobHandler(IMPORT_KIND, self.import_job, timeout=3600, backoff_base=2.0),
             JobHandler(CALLBACK_KIND, self.callback_job, timeout=30, backoff_base=5.0),
         ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.encoders import jsonable_encoder
@@ -15,6 +15,7 @@ from aicc.recording import catalog
 from aicc.recording.dependencies import RecordingId, Service, Writer, client_address
 from aicc.recording.schemas import AudioAccepted, VoiceStart, VoiceStarted
 from aicc.recording.streaming import StreamSession
+from aicc.recording.uploads import audio_body
 
 router = APIRouter(prefix="/recordings", tags=["voice"])
 AUDIO_BODY = {
@@ -98,6 +99,41 @@ async def stop(
             {**_json(metadata), "metadata_url": url}, status_code=202, headers={"Location": url}
         )
     return JSONResponse(_json(metadata))
+
+
+@router.post(
+    "/import",
+    status_code=201,
+    summary="Import a finished audio file (raw body, or the 'file' part of a form)",
+    openapi_extra=AUDIO_BODY,
+    responses={202: {"description": "Stored; still being counted or transcoded"}},
+)
+async def import_file(
+    request: Request,
+    service: Service,
+    caller: Writer,
+    session_id: Annotated[str, Query(min_length=1, max_length=200)],
+    agent_id: Annotated[str, Query(min_length=1, max_length=200)],
+    customer_id: Annotated[str, Query(min_length=1, max_length=200)],
+    format: Annotated[Literal["wav", "flac", "mp3", "aac"] | None, Query()] = None,
+    retention_days: Annotated[int | None, Query(ge=0, le=36500)] = None,
+) -> JSONResponse:
+    limit = service.settings.recording.import_max_bytes
+    metadata = await service.import_recording(
+        audio_body(request, limit),
+        caller=caller,
+        ip_address=client_address(request),
+        session_id=session_id,
+        agent_id=agent_id,
+        customer_id=customer_id,
+        format=format,
+        retention_days=retention_days,
+    )
+    url = str(request.url_for("get_recording", recording_id=metadata["recording_id"]))
+    status = 202 if metadata["status"] == "finalizing" else 201
+    return JSONResponse(
+        {**_json(metadata), "metadata_url": url}, status_code=status, headers={"Location": url}
+    )
 
 
 @router.websocket("/voice/{recording_id}/stream", name="stream_audio")
