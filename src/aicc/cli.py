@@ -79,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     keys.add_parser("status", help="the writing key-encryption key and data keys per KEK id")
 
+    recording = commands.add_parser(
+        "recording", help="recording service administration"
+    ).add_subparsers(dest="recording_command", required=True)
+    purge = recording.add_parser("purge", help="delete recordings past their retention")
+    purge.add_argument("--dry-run", action="store_true", help="list what would be deleted")
+    rewrap = recording.add_parser(
+        "rotate-key", help="re-wrap every data key under the current master key (or KMS key)"
+    )
+    rewrap.add_argument("--batch-size", type=int, default=100)
+
     config = commands.add_parser("config", help="configuration").add_subparsers(
         dest="config_command", required=True
     )
@@ -174,6 +184,16 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _recording(args: argparse.Namespace, settings: Settings) -> int:
+    if args.recording_command == "rotate-key":
+        args.keys_command = "rotate"
+        return await _keys(args, settings)
+    from aicc.recording import commands as recording_commands
+
+    print(json.dumps(await recording_commands.purge(settings, dry_run=args.dry_run)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -188,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_auth(args, settings))
         if args.command == "keys":
             return asyncio.run(_keys(args, settings))
+        if args.command == "recording":
+            return asyncio.run(_recording(args, settings))
         print(json.dumps(effective_config(settings), indent=2))
         return 0
     except ConfigError as exc:
