@@ -89,6 +89,9 @@ class TestRawFrames:
                     await ws.recv()
         async with connect(base, additional_headers=AGENT) as ws:
             await ws.send(b"\x00\x00" * 800)
+            await ws.send(orjson.dumps({"event": "mark", "mark": {"name": "m1"}}).decode())
+            echoed = orjson.loads(await ws.recv())
+            assert echoed == {"event": "mark", "mark": {"name": "m1"}, "received_bytes": 1600}
             assert await _acked(ws, 1600) == 1600
         async with connect(url) as ws:
             await ws.send("not json")

@@ -40,6 +40,31 @@ async def test_the_spec_example_runs_as_written(tmp_path: Path) -> None:
     assert metadata["ended_by"] == "stop"
 
 
+async def test_the_spec_example_on_postgres_and_s3(
+    postgres_url: str, s3_bucket: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    config = {
+        "database_url": postgres_url,
+        "s3_bucket": s3_bucket,
+        "encryption_key": "your-encryption-key",
+    }
+    recording_service = RecordingService(config)
+    await recording_service.start()
+    try:
+        recording_id = await recording_service.start_voice_recording(
+            session_id="session_123", agent_id="agent_456", customer_id="customer_789"
+        )
+        await recording_service.append_audio(recording_id, tone(440, 0.5).tobytes())
+        metadata = await recording_service.stop_voice_recording(recording_id)
+        stored = [o.key async for o in recording_service.resources.storage.list("recordings/")]
+    finally:
+        await recording_service.stop()
+    assert metadata["status"] == "completed" and metadata["duration_seconds"] == 0.5
+    assert stored == [f"recordings/{recording_id[:2]}/{recording_id}"]
+
+
 async def _start(recording: Deployment, **options: Any) -> dict[str, Any]:
     response = await recording.http.post(
         "/recordings/voice/start", json={**START, **options}, headers=AGENT

@@ -4,8 +4,10 @@ Raw clients send binary frames of any length (a frame may split a sample); every
 the audio received is stored in the shared spool and acknowledged with a text frame
 ``{"event": "ack", "received_bytes": N}``. A client that reconnects (to any replica) passes
 ``?offset=N`` (the last acknowledged count) and continues. ``{"event": "stop"}`` stops the
-recording. Twilio clients (first message ``connected``) get no acknowledgements: Twilio's
-bidirectional streams refuse unknown messages.
+recording; ``{"event": "mark", "mark": {...}}`` is answered at once with the mark and the bytes
+received so far (stored or not yet), to measure how far behind the service reads. Twilio
+clients (first message ``connected``) get no acknowledgements: Twilio's bidirectional streams
+refuse unknown messages.
 
 Errors are a text frame ``{"event": "error", "code": ..., "message": ...}`` and a close with
 code 1008 (refused) or 1011 (failed).
@@ -63,6 +65,8 @@ class StreamSession:
         self.flush_at = max(1, int(byte_rate(row) * FLUSH_SECONDS))
         self.twilio: twilio.TrackInterleaver | None = None
         self.key = b""
+        self.received = offset or 0
+        """Bytes acknowledged as stored (the spool's end, as this stream last saw it)."""
         self.heartbeat = min(HEARTBEAT_SECONDS, service.settings.recording.recovery_grace / 3)
 
     async def run(self) -> None:
@@ -97,7 +101,9 @@ class StreamSession:
                 if message.get("bytes") is not None:
                     self.buffer += message["bytes"]
                 elif message.get("text") is not None:
-                    self._control(message["text"])
+                    reply = self._control(message["text"])
+                    if reply is not None:
+                        await self._send(reply)
             now = time.monotonic()
             if len(self.buffer) >= self.flush_at or now - last_flush >= FLUSH_SECONDS:
                 await self._flush()
@@ -106,7 +112,8 @@ class StreamSession:
                 await self.service.claim_stream(self.recording_id, self.owner)
                 last_seen = now
 
-    def _control(self, text: str) -> None:
+    def _control(self, text: str) -> dict[str, Any] | None:
+        """Act on a JSON message; returns what to answer, if anything."""
         try:
             message = orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -132,8 +139,12 @@ class StreamSession:
             if self.twilio is not None:
                 self.buffer += self.twilio.take(final=True)
             raise _Stopped
+        elif event == "mark" and self.twilio is None:
+            received = self.received + len(self.buffer)
+            return {"event": "mark", "mark": message.get("mark"), "received_bytes": received}
         elif event not in ("mark", "dtmf"):
             raise _refused(f"Unknown event {event!r}")
+        return None
 
     async def _flush(self, *, final: bool = False) -> None:
         if final and self.twilio is not None:
@@ -151,6 +162,7 @@ class StreamSession:
         )
         if self.offset is not None:
             self.offset += len(chunk)
+        self.received = int(ack["received_bytes"])
         if self.twilio is None and not final:
             await self._send({"event": "ack", "received_bytes": ack["received_bytes"]})
 
