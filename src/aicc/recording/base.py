@@ -22,6 +22,7 @@ from aicc.core.secrets import encryption_key
 from aicc.core.service import Backend, ServiceBase
 from aicc.core.tokens import Principal
 from aicc.recording.catalog import object_ref, sees_everything
+from aicc.recording.spool_writer import SpoolWriter
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,6 +48,11 @@ class RecordingBase(ServiceBase):
     backends: ClassVar[tuple[Backend, ...]] = ("database", "cache", "storage")
 
     _stream_key: bytes | None = None
+    _spool_writer: SpoolWriter | None = None
+
+    @property
+    def spool_writer(self) -> SpoolWriter:
+        return self.require_started(self._spool_writer)
 
     @property
     def data_keys(self) -> DataKeys:
@@ -58,6 +64,13 @@ class RecordingBase(ServiceBase):
     async def on_start(self) -> None:
         self._stream_key = derive_key(encryption_key(self.settings), "aicc-recording-streams")
         await self.on_recording_started()
+        self._spool_writer = SpoolWriter(self.resources.database)
+        self._spool_writer.start()
+
+    async def on_stop(self) -> None:
+        if self._spool_writer is not None:
+            await self._spool_writer.stop()
+            self._spool_writer = None
 
     async def on_recording_started(self) -> None:
         """Hook for the assembled facade."""

@@ -110,44 +110,14 @@ class CaptureMixin(RecordingBase):
         stored: it becomes silence of the same length. ``owner``: the live stream feeding it,
         seen now.
         """
-        async with self._locked(recording_id) as conn:
-            row = await catalog.visible(conn, recording_id, caller)
-            if row["type"] != "voice":
-                raise Conflict("Not a voice recording", code="recording_state")
-            catalog.require_state(row, LIVE, "add audio to")
-            key = data_key or await self.data_keys.get(object_ref(recording_id), conn=conn)
-            expected = int(row["received_bytes"])
-            start = expected if offset is None else offset
-            if start > expected:
-                raise Conflict(
-                    f"Audio from offset {expected} is missing; send it before offset {start}",
-                    code="offset_gap",
-                    details={"expected_offset": expected},
-                )
-            fresh = data[expected - start :]
-            if not fresh:
-                return _ack(recording_id, expected, duplicate=bool(data))
-            paused = row["status"] == "paused"
-            await spool.store(
-                conn,
-                recording_id,
-                key,
-                seq=row["spool_seq"],
-                offset=expected,
-                data=fresh,
-                silence=paused,
-            )
-            received = expected + len(fresh)
-            seen = {"owner": owner, "owner_seen_at": catalog.now()} if owner else {}
-            await catalog.change(
-                conn,
-                recording_id,
-                received_bytes=received,
-                spool_seq=row["spool_seq"] + 1,
-                last_audio_at=catalog.now(),
-                **seen,
-            )
-        return _ack(recording_id, received, duplicate=len(fresh) < len(data))
+        key = data_key
+        if key is None:
+            async with self.resources.database.connect() as conn:
+                await catalog.visible(conn, recording_id, caller)
+                key = await self.data_keys.get(object_ref(recording_id), conn=conn)
+        return await self.spool_writer.write(
+            recording_id, key, data, offset=offset, owner=owner, caller=caller
+        )
 
     async def pause_recording(
         self, recording_id: str, *, caller: Principal | None = None, ip_address: str | None = None
@@ -281,10 +251,6 @@ class CaptureMixin(RecordingBase):
 
     def _locked(self, recording_id: str) -> Any:
         return self.resources.database.locked_transaction(f"recording:{recording_id}")
-
-
-def _ack(recording_id: str, received: int, *, duplicate: bool) -> dict[str, Any]:
-    return {"recording_id": recording_id, "received_bytes": received, "duplicate": duplicate}
 
 
 def _actor(caller: Principal | None) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aicc.core.crypto import SecretBox
@@ -20,7 +20,10 @@ from aicc.core.db import Database
 from aicc.recording import models
 
 s = models.spool
-READ_BATCH = 64
+ROW_BYTES = 256 * 1024
+"""Largest chunk one row holds (a bigger upload takes several), so reading the spool a batch
+of rows at a time stays within a few MiB."""
+READ_BATCH = 16
 SILENCE_BYTE = {"pcm_s16le": b"\x00", "mulaw": b"\xff"}
 """The byte that fills silence in each input encoding (µ-law's zero level is 0xFF)."""
 
@@ -33,32 +36,19 @@ def _context(recording_id: str, seq: int, offset: int) -> bytes:
     return f"spool:{recording_id}:{seq}:{offset}".encode()
 
 
-async def store(
-    conn: AsyncConnection,
-    recording_id: str,
-    data_key: bytes,
-    *,
-    seq: int,
-    offset: int,
-    data: bytes,
-    silence: bool,
-) -> None:
-    """One row: the bytes sealed, or (``silence``) only their length."""
-    sealed = (
-        None
-        if silence
-        else SecretBox(data_key).seal(data, context=_context(recording_id, seq, offset))
-    )
-    await conn.execute(
-        insert(s).values(
-            recording_id=recording_id,
-            seq=seq,
-            offset=offset,
-            length=len(data),
-            silence=silence,
-            data=sealed,
-        )
-    )
+def sealed_row(
+    recording_id: str, data_key: bytes, *, seq: int, offset: int, data: bytes, silence: bool
+) -> dict[str, Any]:
+    """One spool row: the bytes sealed, or (``silence``) only their length."""
+    box = SecretBox(data_key)
+    return {
+        "recording_id": recording_id,
+        "seq": seq,
+        "offset": offset,
+        "length": len(data),
+        "silence": silence,
+        "data": None if silence else box.seal(data, context=_context(recording_id, seq, offset)),
+    }
 
 
 async def chunks(

@@ -91,10 +91,10 @@ class StreamSession:
         last_flush = last_seen = time.monotonic()
         while True:
             wait = max(0.01, FLUSH_SECONDS - (time.monotonic() - last_flush))
-            try:
-                message = await asyncio.wait_for(self.websocket.receive(), wait)
-            except TimeoutError:
-                message = None
+            message = None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    message = await self.websocket.receive()
             if message is not None:
                 if message["type"] == "websocket.disconnect":
                     raise WebSocketDisconnect(message.get("code", 1000))
