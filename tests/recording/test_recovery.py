@@ -82,9 +82,8 @@ def _serve(env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen[str]:
     return proc
 
 
-async def test_kill_9_mid_stream_loses_no_acknowledged_audio(
-    tmp_path: Path, backend: dict[str, Any]
-) -> None:
+def _replica_env(tmp_path: Path, backend: dict[str, Any]) -> dict[str, str]:
+    """The environment of ``aicc serve recording`` replicas sharing the test's backends."""
     env = aicc_env(
         tmp_path,
         JWT_SECRET=SECRET,
@@ -107,6 +106,13 @@ async def test_kill_9_mid_stream_loses_no_acknowledged_audio(
         env.update(
             AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing"
         )
+    return env
+
+
+async def test_kill_9_mid_stream_loses_no_acknowledged_audio(
+    tmp_path: Path, backend: dict[str, Any]
+) -> None:
+    env = _replica_env(tmp_path, backend)
     first_port, second_port = free_port(), free_port()
     first = _serve(env, first_port, tmp_path)
     second: subprocess.Popen[str] | None = None
@@ -140,5 +146,48 @@ async def test_kill_9_mid_stream_loses_no_acknowledged_audio(
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+async def test_a_stream_continues_on_another_replica(
+    tmp_path: Path, backend: dict[str, Any]
+) -> None:
+    env = _replica_env(tmp_path, backend)
+    first_port, second_port = free_port(), free_port()
+    first, second = _serve(env, first_port, tmp_path), _serve(env, second_port, tmp_path)
+    audio = interleave(tone(440, 2.0), tone(1000, 2.0))
+    try:
+        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{first_port}") as http:
+            started = await http.post(
+                "/recordings/voice/start", json={**START, "channels": 2}, headers=AGENT
+            )
+            rid, url = started.json()["recording_id"], started.json()["stream_url"]
+        acked = 0
+        async with connect(url) as ws:
+            await ws.send(audio[:30000])
+            while acked < 30000:
+                acked = orjson.loads(await ws.recv())["received_bytes"]
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait()
+        other = url.replace(f":{first_port}/", f":{second_port}/") + f"&offset={acked - 1000}"
+        async with connect(other) as ws:
+            await ws.send(audio[acked - 1000 :])
+            await ws.send(orjson.dumps({"event": "stop"}).decode())
+            while orjson.loads(await ws.recv())["event"] != "stopped":
+                pass
+        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{second_port}") as http:
+            deadline = time.monotonic() + 30
+            while (meta := (await http.get(f"/recordings/{rid}", headers=AGENT)).json())[
+                "status"
+            ] != "completed":
+                assert time.monotonic() < deadline, meta
+                await asyncio.sleep(0.2)
+            download = await http.get(f"/recordings/{rid}/download", headers=SUPERVISOR)
+        assert meta["ended_by"] == "stop" and meta["recovered"] is False
+        assert decode(download.content)[2].tobytes() == audio, "the overlap stored once"
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
                 proc.kill()
                 proc.wait()
