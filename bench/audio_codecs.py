@@ -37,6 +37,7 @@ from typing import Any
 
 import av
 import numpy as np
+from harness import emit
 
 from aicc.recording.audio import AudioEncoder, mulaw_to_pcm16
 
@@ -279,11 +280,7 @@ def main() -> None:
             for fmt, target in TARGETS.items()
             if fmt in result["formats"]
         }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+    emit(result, args.output)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
 import statistics
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from loadgen import Request, Scenario, loop_factory, pin_self, run_load
@@ -160,3 +162,13 @@ def environment(**settings: Any) -> dict[str, Any]:
 
 def pin_client(cpu: int | None = CLIENT_CPU) -> None:
     pin_self(cpu)
+
+
+def emit(result: Mapping[str, Any], output: str | os.PathLike[str] | None) -> None:
+    """Print the result as JSON and, with ``output``, write it there too."""
+    text = json.dumps(result, indent=2, default=str)
+    print(text)
+    if output:
+        path = Path(output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")

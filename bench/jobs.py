@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
 import signal
@@ -36,7 +35,7 @@ from typing import Any
 
 import asyncpg
 from fastapi_users_bench import PG_DSN
-from harness import environment, log
+from harness import emit, environment, log
 from jobs_worker import noop, runs, stamp, stamps, tables
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
@@ -375,11 +374,7 @@ def main() -> None:
         result["targets_met"]["kill9_exactly_once"] = (
             k["missing"] == 0 and k["completed_twice"] == 0 and k["completed"] == k["jobs"]
         )
-    text = json.dumps(result, indent=2, default=str)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+    emit(result, args.output)
 
 
 if __name__ == "__main__":

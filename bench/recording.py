@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import statistics
@@ -49,7 +48,7 @@ import httpx2
 import jwt
 import orjson
 from audio_codecs import conversation
-from harness import environment, log, pin_client
+from harness import emit, environment, log, pin_client
 from servers import ServerProcess
 from websockets.asyncio.client import connect
 
@@ -426,11 +425,7 @@ def main() -> None:
     args = parser.parse_args()
     pin_client()
     result = asyncio.run(run(args))
-    text = json.dumps(result, indent=2, default=str)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+    emit(result, args.output)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,26 @@ def _replica_env(tmp_path: Path, backend: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+async def _stream_then_kill(
+    port: int, victim: subprocess.Popen[str], audio: bytes, until: int
+) -> tuple[str, str, int]:
+    """Start a stereo recording on ``port``, stream ``audio`` until ``until`` bytes are
+    acknowledged, then ``kill -9`` the replica; returns (id, stream URL, bytes acknowledged)."""
+    async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        started = await http.post(
+            "/recordings/voice/start", json={**START, "channels": 2}, headers=AGENT
+        )
+        rid, url = started.json()["recording_id"], started.json()["stream_url"]
+    acked = 0
+    async with connect(url) as ws:
+        await ws.send(audio[:until])
+        while acked < until:
+            acked = orjson.loads(await ws.recv())["received_bytes"]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+    return rid, url, acked
+
+
 async def test_kill_9_mid_stream_loses_no_acknowledged_audio(
     tmp_path: Path, backend: dict[str, Any]
 ) -> None:
@@ -118,18 +138,7 @@ async def test_kill_9_mid_stream_loses_no_acknowledged_audio(
     second: subprocess.Popen[str] | None = None
     audio = interleave(tone(440, 2.0), tone(1000, 2.0))
     try:
-        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{first_port}") as http:
-            started = await http.post(
-                "/recordings/voice/start", json={**START, "channels": 2}, headers=AGENT
-            )
-            rid, url = started.json()["recording_id"], started.json()["stream_url"]
-        acked = 0
-        async with connect(url) as ws:
-            await ws.send(audio[:20000])
-            while acked < 20000:
-                acked = orjson.loads(await ws.recv())["received_bytes"]
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait()
+        rid, _, acked = await _stream_then_kill(first_port, first, audio, 20000)
         killed = time.monotonic()
         second = _serve(env, second_port, tmp_path)
         async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{second_port}") as http:
@@ -158,18 +167,7 @@ async def test_a_stream_continues_on_another_replica(
     first, second = _serve(env, first_port, tmp_path), _serve(env, second_port, tmp_path)
     audio = interleave(tone(440, 2.0), tone(1000, 2.0))
     try:
-        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{first_port}") as http:
-            started = await http.post(
-                "/recordings/voice/start", json={**START, "channels": 2}, headers=AGENT
-            )
-            rid, url = started.json()["recording_id"], started.json()["stream_url"]
-        acked = 0
-        async with connect(url) as ws:
-            await ws.send(audio[:30000])
-            while acked < 30000:
-                acked = orjson.loads(await ws.recv())["received_bytes"]
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait()
+        rid, url, acked = await _stream_then_kill(first_port, first, audio, 30000)
         other = url.replace(f":{first_port}/", f":{second_port}/") + f"&offset={acked - 1000}"
         async with connect(other) as ws:
             await ws.send(audio[acked - 1000 :])

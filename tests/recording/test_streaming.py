@@ -3,7 +3,9 @@ Media Streams (two tracks into two channels)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import time
 from typing import Any
 
 import orjson
@@ -72,6 +74,22 @@ class TestRawFrames:
             assert stopped["event"] == "stopped"
         _, channels, frames, _ = decode(await _download(live_recording, rid))
         assert channels == 2 and frames.tobytes() == audio, "overlap stored once, bit-exact"
+
+    async def test_a_client_that_closes_right_after_stop(
+        self, live_recording: Deployment, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        started = await _start(live_recording, encoding="mulaw")
+        async with connect(started["stream_url"]) as ws:
+            for _ in range(100):
+                await ws.send(b"\xff\x7f" * 80)
+            await ws.send(orjson.dumps({"event": "stop"}).decode())
+        service, rid = live_recording.service, started["recording_id"]
+        deadline = time.monotonic() + 20
+        while (metadata := await service.get_recording(rid))["status"] != "completed":
+            assert time.monotonic() < deadline, metadata
+            await asyncio.sleep(0.05)
+        assert metadata["received_bytes"] == 16000 and metadata["ended_by"] == "stop"
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
     async def test_refusals(self, live_recording: Deployment) -> None:
         started = await _start(live_recording)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aicc.core.crypto import derive_key
 from aicc.core.errors import Forbidden, Unauthorized, ValidationFailed
@@ -21,7 +22,7 @@ from aicc.core.keys import DataKeys
 from aicc.core.secrets import encryption_key
 from aicc.core.service import Backend, ServiceBase
 from aicc.core.tokens import Principal
-from aicc.recording.catalog import object_ref, sees_everything
+from aicc.recording.catalog import insert_item, new_id, object_ref, sees_everything
 from aicc.recording.spool_writer import SpoolWriter
 
 M = TypeVar("M", bound=BaseModel)
@@ -60,6 +61,27 @@ class RecordingBase(ServiceBase):
 
     async def data_key(self, recording_id: str) -> bytes:
         return await self.data_keys.get(object_ref(recording_id))
+
+    async def create_recording(
+        self, conn: AsyncConnection, body: Any, *, caller: Principal | None, **values: Any
+    ) -> tuple[str, bytes]:
+        """A new recording row for ``body`` (who: session, agent, customer, retention) and its
+        own data key, in ``conn``'s transaction; returns its id and the plaintext key."""
+        self.check_recordable_by(caller, body.agent_id)
+        recording_id = new_id()
+        key = await self.data_keys.create(object_ref(recording_id), conn=conn)
+        await insert_item(
+            conn,
+            id=recording_id,
+            session_id=body.session_id,
+            agent_id=body.agent_id,
+            customer_id=body.customer_id,
+            created_by=caller.user_id if caller else None,
+            retention_days=body.retention_days,
+            spool_seq=0,
+            **values,
+        )
+        return recording_id, key
 
     async def on_start(self) -> None:
         self._stream_key = derive_key(encryption_key(self.settings), "aicc-recording-streams")

@@ -59,29 +59,21 @@ class CaptureMixin(RecordingBase):
     async def start_voice(
         self, body: VoiceStart, *, caller: Principal | None, ip_address: str | None
     ) -> str:
-        self.check_recordable_by(caller, body.agent_id)
-        recording_id = catalog.new_id()
         audio_format = body.format or self.settings.recording.format
         async with self.resources.database.transaction() as conn:
-            await self.data_keys.create(object_ref(recording_id), conn=conn)
-            await catalog.insert_item(
+            recording_id, _ = await self.create_recording(
                 conn,
-                id=recording_id,
+                body,
+                caller=caller,
                 type="voice",
                 source="live",
                 status="recording",
-                session_id=body.session_id,
-                agent_id=body.agent_id,
-                customer_id=body.customer_id,
-                created_by=caller.user_id if caller else None,
                 format=audio_format,
                 sample_rate=body.sample_rate,
                 channels=body.channels,
                 channel_map=body.channel_map.model_dump() if body.channel_map else None,
                 encoding=body.encoding,
                 bitrate=body.bitrate,
-                retention_days=body.retention_days,
-                spool_seq=0,
             )
             await catalog.record_event(
                 conn,

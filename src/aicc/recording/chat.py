@@ -51,22 +51,9 @@ class ChatMixin(RetentionMixin):
                 "retention_days": retention_days,
             },
         )
-        self.check_recordable_by(caller, body.agent_id)
-        recording_id = catalog.new_id()
         async with self.resources.database.transaction() as conn:
-            await self.data_keys.create(object_ref(recording_id), conn=conn)
-            await catalog.insert_item(
-                conn,
-                id=recording_id,
-                type="chat",
-                source="chat",
-                status="recording",
-                session_id=body.session_id,
-                agent_id=body.agent_id,
-                customer_id=body.customer_id,
-                created_by=caller.user_id if caller else None,
-                retention_days=body.retention_days,
-                spool_seq=0,
+            recording_id, _ = await self.create_recording(
+                conn, body, caller=caller, type="chat", source="chat", status="recording"
             )
             await catalog.record_event(
                 conn,

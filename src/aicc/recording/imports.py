@@ -58,25 +58,17 @@ class ImportMixin(DownloadMixin):
         """Store an audio file as a recording; returns its metadata (``completed``, or
         ``finalizing`` while a long file is still being counted or transcoded)."""
         body = validated(ImportParams, params)
-        self.check_recordable_by(caller, body.agent_id)
-        recording_id = catalog.new_id()
-        ref = object_ref(recording_id)
         async with self.resources.database.transaction() as conn:
-            key = await self.data_keys.create(ref, conn=conn)
-            await catalog.insert_item(
+            recording_id, key = await self.create_recording(
                 conn,
-                id=recording_id,
+                body,
+                caller=caller,
                 type="voice",
                 source="import",
                 status="finalizing",
-                session_id=body.session_id,
-                agent_id=body.agent_id,
-                customer_id=body.customer_id,
-                created_by=caller.user_id if caller else None,
-                retention_days=body.retention_days,
-                spool_seq=0,
                 ended_by="import",
             )
+        ref = object_ref(recording_id)
         source = object_key(recording_id) + ".source"
         try:
             sealing = seal(chunks, key, ref)

@@ -25,7 +25,12 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import (
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketDisconnected,
+    WebSocketState,
+)
 
 from aicc.core.errors import AppError, ValidationFailed
 from aicc.recording import twilio
@@ -78,7 +83,7 @@ class StreamSession:
             await self._flush(final=True)
             metadata = await self.service.stop_voice_recording(self.recording_id, wait=0)
             await self._send({"event": "stopped", "status": metadata["status"]})
-            await self.websocket.close(1000)
+            await self._close(1000)
         except WebSocketDisconnect:
             with contextlib.suppress(AppError):
                 await self._flush(final=True)
@@ -167,15 +172,30 @@ class StreamSession:
             await self._send({"event": "ack", "received_bytes": ack["received_bytes"]})
 
     async def _send(self, message: dict[str, Any]) -> None:
+        """Send, unless the client has gone (it may close as soon as it has said stop)."""
         if self.websocket.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect, WebSocketDisconnected):
                 await self.websocket.send_text(orjson.dumps(message).decode())
+
+    async def _close(self, code: int) -> None:
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect, WebSocketDisconnected):
+                await self.websocket.close(code)
 
     async def _fail(self, code: str, message: str, close_code: int) -> None:
         await self._send({"event": "error", "code": code, "message": message})
-        if self.websocket.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(RuntimeError):
-                await self.websocket.close(close_code)
+        await self._close(close_code)
+
+
+async def refuse(websocket: WebSocket, exc: AppError) -> None:
+    """Tell a client why its stream is refused, then close (it may have gone already)."""
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect, WebSocketDisconnected):
+        await websocket.send_text(
+            orjson.dumps(
+                {"event": "error", "code": exc.error_code, "message": exc.message}
+            ).decode()
+        )
+        await websocket.close(1008)
 
 
 def _refused(message: str) -> AppError:
