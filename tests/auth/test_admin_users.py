@@ -78,10 +78,12 @@ class TestUserSearch:
         unknown_role = await api.http.get("/auth/users", params={"role": "KING"}, headers=admin)
         too_many = await api.http.get("/auth/users", params={"limit": 1000}, headers=admin)
         negative = await api.http.get("/auth/users", params={"offset": -1}, headers=admin)
+        huge = await api.http.get("/auth/users", params={"offset": 2**80}, headers=admin)
 
         assert_error(unknown_role, 422, "invalid_role")
         assert_error(too_many, 422, "validation_error")
         assert_error(negative, 422, "validation_error")
+        assert_error(huge, 422, "validation_error")
 
 
 class TestUserRecord:

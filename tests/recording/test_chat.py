@@ -136,3 +136,7 @@ class TestRules:
         assert (
             await recording.http.get(f"/recordings/{recording_id}/access-log", headers=SUPERVISOR)
         ).status_code == 403
+        huge = await recording.http.get(
+            f"/recordings/{recording_id}/access-log", params={"before": 2**80}, headers=ADMIN
+        )
+        assert huge.status_code == 422 and error_code(huge) == "validation_error"

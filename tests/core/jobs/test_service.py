@@ -178,6 +178,7 @@ class TestRoutes:
             f"/jobs/{2**64}",
             "/jobs?state=exploded",
             "/jobs?limit=0",
+            f"/jobs?offset={2**80}",
         ):
             response = await client.get(bad, headers=admin)
             assert response.status_code == 422, bad

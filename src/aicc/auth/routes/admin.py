@@ -31,7 +31,7 @@ router = APIRouter(
 Admin = Annotated[Principal, Depends(require_permission("users:manage"))]
 Auditor = Annotated[Principal, Depends(require_permission("audit:read"))]
 Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**62)]
 
 
 @router.get("/auth/users", response_model=UserPage, summary="Search users")

@@ -69,7 +69,7 @@ def jobs_router(
         state: Annotated[list[JobState] | None, Query()] = None,
         kind: Annotated[str | None, Query(max_length=120)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     ) -> JobPage:
         visible = list(kinds())
         wanted = visible if kind is None else [k for k in visible if k == kind]

@@ -91,7 +91,7 @@ async def access_log(
     service: Service,
     _: Auditor,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> dict[str, Any]:
     events = await service.access_log(recording_id, limit=limit, before=before)
     return {"items": events, "next_before": events[-1]["id"] if len(events) == limit else None}

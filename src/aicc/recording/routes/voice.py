@@ -61,7 +61,7 @@ async def audio(
     request: Request,
     service: Service,
     caller: Writer,
-    offset: Annotated[int | None, Query(ge=0, description="bytes of audio already sent")] = None,
+    offset: Annotated[int | None, Query(ge=0, le=2**62, description="bytes already sent")] = None,
 ) -> AudioAccepted:
     data = await request.body()
     ack = await service.append_audio(recording_id, data, offset=offset, caller=caller)
