@@ -11,9 +11,17 @@ from aicc.core.db import Database, metadata
 from aicc.core.jobs import models as job_tables
 from aicc.core.keys import models as key_tables
 from aicc.core.migrate import upgrade
+from aicc.integration import models as integration_tables
 from aicc.recording import models as recording_tables
 
-DECLARING_MODULES = (auth_tables, core_tables, job_tables, key_tables, recording_tables)
+DECLARING_MODULES = (
+    auth_tables,
+    core_tables,
+    integration_tables,
+    job_tables,
+    key_tables,
+    recording_tables,
+)
 """Importing them puts their tables on ``metadata``."""
 
 

@@ -17,7 +17,12 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from aicc.core.config_services import AuthSettings, RecordingSettings, settings_group
+from aicc.core.config_services import (
+    AuthSettings,
+    IntegrationSettings,
+    RecordingSettings,
+    settings_group,
+)
 from aicc.core.errors import ConfigError
 
 ServiceName = Literal["monitoring", "recording", "integration", "auth"]
@@ -178,6 +183,7 @@ class Settings(BaseModel):
     connect: ConnectSettings
     auth: AuthSettings
     recording: RecordingSettings
+    integration: IntegrationSettings
     jobs: JobsSettings
     aws: AwsSettings
     http: HttpSettings
@@ -247,6 +253,7 @@ _GROUPS: dict[str, type[BaseSettings]] = {
     "connect": ConnectSettings,
     "auth": AuthSettings,
     "recording": RecordingSettings,
+    "integration": IntegrationSettings,
     "jobs": JobsSettings,
     "aws": AwsSettings,
     "http": HttpSettings,

@@ -98,3 +98,31 @@ class RecordingSettings(BaseSettings):
     callback_url: str | None = None
     callback_secret: SecretStr | None = None
     """Key of the HMAC-SHA256 signature on status callbacks (required with a callback URL)."""
+
+
+class IntegrationSettings(BaseSettings):
+    """Delivery defaults of the integration service (each integration may override them)."""
+
+    model_config = _group("AICC_INTEGRATION_")
+
+    sync_timeout: float = Field(10.0, gt=0, le=120)
+    """Deadline of a SYNC message, retries included."""
+    max_attempts: int = Field(8, ge=1, le=100)
+    """Provider calls an ASYNC message gets before it becomes a dead letter."""
+    backoff_base: float = Field(2.0, gt=0, le=600)
+    """First ASYNC retry waits up to this many seconds; each further one up to twice as long."""
+    backoff_max: float = Field(3600.0, gt=0)
+    token_margin: float = Field(60.0, ge=0, le=3600)
+    """An access token this close to expiry is refreshed before use."""
+    mask_fields: list[str] = Field(
+        default_factory=lambda: [
+            "card_number",
+            "cvc",
+            "password",
+            "secret",
+            "token",
+            "account_number",
+            "resident_registration_number",
+        ]
+    )
+    """Payload and result fields every integration masks in its message log."""

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterable
 
-from aicc.core.service import Backend, ServiceBase
+from aicc.core.jobs import JobHandler
+from aicc.integration.delivery import DELIVER_KIND
+from aicc.integration.webhooks import WebhookMixin
 
 
-class IntegrationService(ServiceBase):
-    """CRM, payment, notification and social connectors
-    with OAuth2, retries, circuit breakers and durable delivery.
-    """
+class IntegrationService(WebhookMixin):
+    """CRM, ERP, payment, notification and social connectors with OAuth2, retries, circuit
+    breakers and durable delivery."""
 
-    name = "integration"
-    title = "AICC Integration"
-    backends: ClassVar[tuple[Backend, ...]] = ("database", "cache")
+    def job_handlers(self) -> Iterable[JobHandler]:
+        return [
+            JobHandler(
+                DELIVER_KIND,
+                self.deliver_job,
+                timeout=max(30.0, self.settings.integration.sync_timeout * 3),
+                backoff_base=self.settings.integration.backoff_base,
+                backoff_max=self.settings.integration.backoff_max,
+            )
+        ]

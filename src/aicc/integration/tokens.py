@@ -1,0 +1,127 @@
+"""Access tokens per integration: cached sealed in the shared cache, fetched once at a time
+across replicas, and refreshed before they expire.
+
+A refresh token the provider rotates (X) is also written to the integration's row, so losing
+the cache never loses the only valid refresh token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select, update
+
+from aicc.core.cache import Cache
+from aicc.core.db import Database
+from aicc.integration.connectors.base import Token
+from aicc.integration.models import integration as table
+from aicc.integration.vault import Vault
+
+CACHE_TTL = 30 * 86400.0
+FETCH_LOCK_TTL = 30.0
+Fetch = Callable[[Token | None], Awaitable[Token]]
+
+
+def _context(integration_id: str) -> str:
+    return f"token:{integration_id}"
+
+
+class TokenStore:
+    def __init__(self, cache: Cache, database: Database, vault: Vault, margin: float) -> None:
+        self.cache = cache
+        self.database = database
+        self.vault = vault
+        self.margin = margin
+
+    def _usable(self, token: Token | None) -> bool:
+        if token is None or token.extra.get("_stale"):
+            return False
+        return token.expires_at is None or token.expires_at - self.margin > time.time()
+
+    async def get(self, integration_id: str, fetch: Fetch) -> Token:
+        """A usable token, fetched with ``fetch(current)`` when the cached one is missing,
+        stale or about to expire."""
+        token = await self._cached(integration_id)
+        if self._usable(token):
+            assert token is not None
+            return token
+        async with self.cache.lock(f"integration:token-fetch:{integration_id}", ttl=FETCH_LOCK_TTL):
+            token = await self._cached(integration_id)
+            if self._usable(token):
+                assert token is not None
+                return token
+            current = token or await self._stored(integration_id)
+            fresh = await fetch(current)
+            await self._keep(integration_id, fresh, current)
+            return fresh
+
+    async def invalidate(self, integration_id: str, refused: Token) -> None:
+        """The provider refused ``refused``: the next :meth:`get` fetches a new one (keeping
+        the refresh token). A newer token someone fetched meanwhile is left alone."""
+        token = await self._cached(integration_id)
+        if token is None or token.access_token != refused.access_token:
+            return
+        extra = {**token.extra, "_stale": True}
+        stale = Token(token.access_token, token.expires_at, token.refresh_token, extra)
+        await self._write_cache(integration_id, stale)
+
+    async def forget(self, integration_id: str) -> None:
+        await self.cache.delete(f"integration:token:{integration_id}")
+
+    async def _cached(self, integration_id: str) -> Token | None:
+        raw = await self.cache.get(f"integration:token:{integration_id}")
+        if raw is None:
+            return None
+        key = await self.vault.key(integration_id)
+        try:
+            return _token(self.vault.open(key, raw, _context(integration_id)))
+        except ValueError:
+            return None
+
+    async def _stored(self, integration_id: str) -> Token | None:
+        async with self.database.connect() as conn:
+            sealed = (
+                await conn.execute(select(table.c.token_sealed).where(table.c.id == integration_id))
+            ).scalar_one_or_none()
+        if sealed is None:
+            return None
+        key = await self.vault.key(integration_id)
+        return _token(self.vault.open(key, sealed, _context(integration_id)))
+
+    async def _keep(self, integration_id: str, fresh: Token, current: Token | None) -> None:
+        await self._write_cache(integration_id, fresh)
+        rotated = fresh.refresh_token and fresh.refresh_token != (
+            current.refresh_token if current else None
+        )
+        if rotated:
+            key = await self.vault.key(integration_id)
+            sealed = self.vault.seal(key, _plain(fresh), _context(integration_id))
+            async with self.database.transaction() as conn:
+                await conn.execute(
+                    update(table).where(table.c.id == integration_id).values(token_sealed=sealed)
+                )
+
+    async def _write_cache(self, integration_id: str, token: Token) -> None:
+        key = await self.vault.key(integration_id)
+        sealed = self.vault.seal(key, _plain(token), _context(integration_id))
+        await self.cache.set(f"integration:token:{integration_id}", sealed, ttl=CACHE_TTL)
+
+
+def _plain(token: Token) -> dict[str, Any]:
+    return {
+        "access_token": token.access_token,
+        "expires_at": token.expires_at,
+        "refresh_token": token.refresh_token,
+        "extra": token.extra,
+    }
+
+
+def _token(value: dict[str, Any]) -> Token:
+    return Token(
+        access_token=value["access_token"],
+        expires_at=value.get("expires_at"),
+        refresh_token=value.get("refresh_token"),
+        extra=value.get("extra") or {},
+    )
