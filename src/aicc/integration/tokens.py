@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, update
 
 from aicc.core.cache import Cache
@@ -77,7 +78,7 @@ class TokenStore:
         key = await self.vault.key(integration_id)
         try:
             return _token(self.vault.open(key, raw, _context(integration_id)))
-        except ValueError:
+        except (ValueError, InvalidTag):
             return None
 
     async def _stored(self, integration_id: str) -> Token | None:

@@ -115,8 +115,13 @@ class _Recorder:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault.cut:
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"content-length", b"1000")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [(b"content-length", b"1000")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": b"{", "more_body": True})
                 raise ConnectionResetError("fault: connection cut mid-response")
             if fault.status is not None:

@@ -87,9 +87,11 @@ class Registry:
             if any(k in words for k in (c.provider, *c.aliases, *c.keywords))
         }
         candidates = by_host & by_id or by_host or by_id
-        if type_ is not None:
-            typed = {p for p in candidates if self._instances[p].type.value == type_}
-            candidates = typed or candidates
+        typed_all = {c.provider for c in self.classes if c.type.value == type_}
+        if candidates and type_ is not None:
+            candidates = candidates & typed_all or candidates
+        elif not candidates and type_ not in (None, "custom"):
+            candidates = typed_all
         if len(candidates) == 1:
             return candidates.pop()
         if not candidates and "rest" in self._instances:

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
-from fastapi.responses import ORJSONResponse
 
 from aicc.core.errors import ValidationFailed
 from aicc.integration.dependencies import (
@@ -35,8 +34,9 @@ async def send(
     body: MessageRequest,
     service: Service,
     caller: Sender,
+    response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> ORJSONResponse:
+) -> dict[str, Any]:
     if body.message_id and idempotency_key and body.message_id != idempotency_key:
         raise ValidationFailed(
             "message_id and the Idempotency-Key header differ", code="idempotency_key_mismatch"
@@ -50,7 +50,8 @@ async def send(
     )
     result = await service.send_message(message, caller=caller)
     queued = body.message_type is MessageType.ASYNC and not result.get("duplicate")
-    return ORJSONResponse(result, status_code=202 if queued else 200)
+    response.status_code = 202 if queued else 200
+    return result
 
 
 @router.get("/messages", summary="The message log, newest first")
