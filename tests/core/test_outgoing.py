@@ -8,7 +8,9 @@ import time
 
 import httpx2
 import pytest
+from fastapi import FastAPI, Request, Response
 
+from aicc.core.config import load_settings
 from aicc.core.outgoing import (
     BlockedDestination,
     BlockReason,
@@ -16,6 +18,7 @@ from aicc.core.outgoing import (
     build_user_url_client,
     check_user_url,
 )
+from tests.asgi import live_app
 from tests.backends import free_port
 from tests.core.outgoing_support import (
     HangingResolver,
@@ -354,3 +357,25 @@ async def test_clients_carry_the_configured_timeouts() -> None:
     for client in (build_user_url_client(settings), build_internal_client(settings)):
         async with client:
             assert (client.timeout.connect, client.timeout.read) == (1.5, 7)
+
+
+async def test_the_user_url_client_keeps_no_cookies() -> None:
+    settings = load_settings({"http.allow_private_networks": True}, env_file=None)
+    seen: list[str | None] = []
+    app = FastAPI()
+
+    @app.get("/set")
+    async def set_cookie(request: Request) -> Response:
+        seen.append(request.headers.get("cookie"))
+        response = Response("ok")
+        response.set_cookie("SAP_SESSIONID", "secret-session")
+        return response
+
+    async with live_app(app) as url:
+        client = build_user_url_client(settings)
+        try:
+            await client.get(f"{url}/set")
+            await client.get(f"{url}/set")
+        finally:
+            await client.aclose()
+    assert seen == [None, None]

@@ -23,8 +23,11 @@ async def register_shop(
     integration_id = f"shop-{uuid.uuid4().hex[:8]}"
     auth: dict[str, Any] = {}
     if oauth:
-        auth = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                "token_url": f"{url}/oauth/token"}
+        auth = {
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "token_url": f"{url}/oauth/token",
+        }
     await service.register_integration(
         IntegrationConfig(
             integration_id=integration_id,
@@ -53,8 +56,12 @@ def order(integration_id: str, *, sync: bool = False, **extra: Any) -> Integrati
     return IntegrationMessage(
         integration_id=integration_id,
         message_type=MessageType.SYNC if sync else MessageType.ASYNC,
-        payload={"method": "request", "http_method": "POST", "path": "/orders",
-                 "json": {"sku": "A-1", "qty": 1}},
+        payload={
+            "method": "request",
+            "http_method": "POST",
+            "path": "/orders",
+            "json": {"sku": "A-1", "qty": 1},
+        },
         **extra,
     )
 

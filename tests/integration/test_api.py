@@ -108,9 +108,15 @@ async def test_a_provider_error_is_a_502_in_the_common_shape(integration_app: De
         await integration_app.http.post("/integrations", json=shop_body(url), headers=ADMIN)
         response = await integration_app.http.post(
             "/integrations/shop/messages",
-            json={"message_type": "sync",
-                  "payload": {"method": "request", "http_method": "POST", "path": "/orders",
-                              "json": {"sku": "A"}}},
+            json={
+                "message_type": "sync",
+                "payload": {
+                    "method": "request",
+                    "http_method": "POST",
+                    "path": "/orders",
+                    "json": {"sku": "A"},
+                },
+            },
             headers=AGENT,
         )
     assert response.status_code == 502
@@ -126,8 +132,10 @@ async def test_an_async_message_is_accepted_with_202_and_idempotency_key_header(
     shop = ShopFake()
     async with shop.running() as url:
         await integration_app.http.post("/integrations", json=shop_body(url), headers=ADMIN)
-        body = {"message_type": "async",
-                "payload": {"method": "request", "http_method": "POST", "path": "/orders"}}
+        body = {
+            "message_type": "async",
+            "payload": {"method": "request", "http_method": "POST", "path": "/orders"},
+        }
         headers = {**AGENT, "Idempotency-Key": "order-2026-0001"}
         first = await integration_app.http.post(
             "/integrations/shop/messages", json=body, headers=headers
@@ -153,8 +161,15 @@ async def test_an_async_message_is_accepted_with_202_and_idempotency_key_header(
         ({**SPEC_BODY, "auth_config": {}}, "invalid_auth_config"),
         ({**SPEC_BODY, "integration_id": "../etc"}, "validation_error"),
         ({**SPEC_BODY, "endpoint_url": "file:///etc/passwd"}, "url_not_allowed"),
-        ({**SPEC_BODY, "type": "crm", "integration_id": "crm_main",
-          "endpoint_url": "https://crm.example.com"}, "ambiguous_provider"),
+        (
+            {
+                **SPEC_BODY,
+                "type": "crm",
+                "integration_id": "crm_main",
+                "endpoint_url": "https://crm.example.com",
+            },
+            "ambiguous_provider",
+        ),
     ],
 )
 async def test_bad_registrations_are_422_with_a_code(
@@ -227,9 +242,7 @@ async def test_the_message_routes_list_read_and_filter(integration_app: Deployme
         bad = await integration_app.http.get(
             "/integrations/shop/messages?status=lost", headers=VIEWER
         )
-        missing = await integration_app.http.get(
-            "/integrations/shop/messages/nope", headers=VIEWER
-        )
+        missing = await integration_app.http.get("/integrations/shop/messages/nope", headers=VIEWER)
         health = await integration_app.http.get("/integrations/shop/health", headers=VIEWER)
         providers = await integration_app.http.get("/integrations/providers", headers=VIEWER)
     assert one.json()["result"]["body"]["name"] == "홍길동"

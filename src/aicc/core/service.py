@@ -54,6 +54,7 @@ class ServiceBase:
         self._worker: JobWorker | None = None
         self._job_metrics: JobMetrics | None = None
         self.started = False
+        self._start_lock: asyncio.Lock | None = None
         self.logger = logging.getLogger(f"aicc.{self.name}")
         self.notices: list[str] = []
         self.hold_notices = False
@@ -131,6 +132,16 @@ class ServiceBase:
             await self._close_resources()
             raise
         self.started = True
+
+    async def ensure_started(self) -> None:
+        """Start on first use, so the spec's examples (which never call ``start()``) run as
+        written; call ``stop()`` when done."""
+        if self.started:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            await self.start()
 
     async def stop(self) -> None:
         if not self.started:

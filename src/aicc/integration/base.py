@@ -12,7 +12,9 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from aicc.core.errors import Conflict, ValidationFailed
+from aicc.core.group_commit import GroupCommit
 from aicc.core.service import Backend, ServiceBase
+from aicc.integration import messages
 from aicc.integration.breaker import Breaker
 from aicc.integration.calls import Caller, Target
 from aicc.integration.connectors.base import Integration
@@ -25,6 +27,8 @@ from aicc.integration.tokens import TokenStore
 from aicc.integration.vault import Vault
 
 M = TypeVar("M", bound=BaseModel)
+LOG_GATHER_SECONDS = 0.05
+"""SYNC log entries wait this long to share a transaction (nothing waits on them)."""
 TARGET_TTL = 2.0
 """How long a replica reuses an integration's decrypted settings before reading them again
 (a change made through another replica applies within this time)."""
@@ -59,6 +63,7 @@ class IntegrationBase(ServiceBase):
     _tokens: TokenStore | None = None
     _registry: Registry | None = None
     _integration_metrics: IntegrationMetrics | None = None
+    _message_log: GroupCommit[dict[str, Any]] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -77,6 +82,12 @@ class IntegrationBase(ServiceBase):
     @property
     def tokens(self) -> TokenStore:
         return self.require_started(self._tokens)
+
+    @property
+    def message_log(self) -> GroupCommit[dict[str, Any]]:
+        """Log entries of SYNC calls made without a message id, written in batches after the
+        answer (nothing waits on them; they land within milliseconds)."""
+        return self.require_started(self._message_log)
 
     @property
     def caller(self) -> Caller:
@@ -102,8 +113,18 @@ class IntegrationBase(ServiceBase):
             limits=Limits(resources.cache),
             metrics=self.integration_metrics,
         )
+        self._message_log = GroupCommit(
+            resources.database,
+            messages.claim_many,
+            name="integration-message-log",
+            gather=LOG_GATHER_SECONDS,
+        )
+        self._message_log.start()
 
     async def on_stop(self) -> None:
+        if self._message_log is not None:
+            await self._message_log.stop()
+            self._message_log = None
         self._targets.clear()
         self._caller = self._tokens = self._vault = None
 
@@ -144,6 +165,7 @@ class IntegrationBase(ServiceBase):
         return Target(
             integration=integration,
             connector=self.registry.get(row.provider),
+            key=key,
             threshold=options.breaker_threshold,
             reset_seconds=options.breaker_reset_seconds,
             rate=options.rate_limit_per_second,

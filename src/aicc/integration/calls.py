@@ -3,7 +3,9 @@ breaker, its access token (refreshed once when refused), and the metrics."""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from aicc.core.aws import AwsClients
+from aicc.core.errors import AppError
 from aicc.integration.breaker import Breaker, BreakerOpen, BreakerState
 from aicc.integration.connectors.base import (
     Connector,
@@ -34,6 +37,7 @@ class Context:
     idempotency_key: str
     deadline: float
     connector: Connector
+    key: bytes
     tokens: TokenStore
     aws: AwsClients
     used_token: Token | None = field(default=None, init=False)
@@ -46,6 +50,7 @@ class Context:
         token = await self.tokens.get(
             self.integration.integration_id,
             lambda current: self.connector.fetch_token(self, current),
+            self.key,
         )
         self.used_token = token
         return token
@@ -64,10 +69,15 @@ class Target:
 
     integration: Integration
     connector: Connector
+    key: bytes
+    """The integration's data key (seals its tokens, payloads and results)."""
     threshold: int
     reset_seconds: float
     rate: float | None
     concurrency: int | None
+
+
+logger = logging.getLogger("aicc.integration")
 
 
 class NeedsReauthError(Exception):
@@ -104,6 +114,7 @@ class Caller:
             idempotency_key=message_id,
             deadline=deadline,
             connector=target.connector,
+            key=target.key,
             tokens=self.tokens,
             aws=self.aws,
         )
@@ -162,18 +173,34 @@ class Caller:
     async def _call_refreshing(
         self, target: Target, method: Method, args: dict[str, Any], message_id: str, deadline: float
     ) -> Any:
+        async def run(ctx: Context) -> Any:
+            return await target.connector.call(ctx, method.name, args)
+
+        return await self.refreshing(target, run, message_id, deadline)
+
+    async def refreshing(
+        self,
+        target: Target,
+        run: Callable[[Context], Awaitable[Any]],
+        message_id: str,
+        deadline: float,
+    ) -> Any:
+        """``run(ctx)``; when the provider refuses the access token, refresh it and run once
+        more. A connector that fails with anything but a :class:`ProviderError` (a bug) is
+        reported as a terminal ``connector_error``; request errors (422) pass through."""
         ctx = self.context(target, message_id, deadline)
         try:
-            return await target.connector.call(ctx, method.name, args)
+            return await _guarded(target, run, ctx)
         except ProviderError as error:
             if error.outcome != "refresh" or ctx.used_token is None:
                 if error.outcome == "refresh":
                     error.outcome = "terminal"
                 raise
-            await self.tokens.invalidate(target.integration.integration_id, ctx.used_token)
-        retry = self.context(target, message_id, deadline)
+            await self.tokens.invalidate(
+                target.integration.integration_id, ctx.used_token, target.key
+            )
         try:
-            return await target.connector.call(retry, method.name, args)
+            return await _guarded(target, run, self.context(target, message_id, deadline))
         except ProviderError as again:
             if again.outcome == "refresh":
                 again.outcome = "terminal"
@@ -195,3 +222,20 @@ class Caller:
             await self.limits.pause(integration_id, min(error.retry_after, 86400.0))
         if await self.breaker.succeeded(integration_id, admission) is not None:
             self.metrics.breaker(integration_id, BreakerState.CLOSED)
+
+
+async def _guarded(target: Target, run: Callable[[Context], Awaitable[Any]], ctx: Context) -> Any:
+    try:
+        return await run(ctx)
+    except (ProviderError, AppError):
+        raise
+    except Exception as exc:
+        logger.exception(
+            "connector failed unexpectedly",
+            extra={"metadata": {"provider": target.integration.provider}},
+        )
+        raise ProviderError(
+            f"the {target.integration.provider} connector failed ({type(exc).__name__})",
+            code="connector_error",
+            outcome="terminal",
+        ) from None

@@ -8,7 +8,7 @@ import random
 import time
 from typing import Any
 
-from aicc.core.errors import Conflict, TooManyRequests, ValidationFailed
+from aicc.core.errors import AppError, Conflict, TooManyRequests, ValidationFailed
 from aicc.core.jobs import enqueue
 from aicc.core.tokens import Principal
 from aicc.integration import messages
@@ -41,6 +41,7 @@ class DeliveryMixin(RegistrationMixin):
         A message id sent before returns the first result (or the message's current state)
         without calling the provider again.
         """
+        await self.ensure_started()
         msg = (
             message
             if isinstance(message, IntegrationMessage)
@@ -50,7 +51,7 @@ class DeliveryMixin(RegistrationMixin):
         method = self.method_of(target, msg.payload)
         args = method.arguments(msg.payload)
         if msg.message_type is MessageType.ASYNC:
-            return await self._enqueue(row, method, msg, caller)
+            return await self._enqueue(target, row, method, msg, caller)
         return await self._send_sync(target, row, method, args, msg, caller)
 
     @staticmethod
@@ -88,18 +89,20 @@ class DeliveryMixin(RegistrationMixin):
             "payload_sealed": self.vault.seal(key, msg.payload, f"payload:{msg.message_id}"),
             "payload_view": mask(msg.payload, self.mask_fields(row)),
             "created_by": caller.user_id if caller else None,
+            "created_at": now(),
             **values,
         }
 
     async def _enqueue(
         self,
+        target: Target,
         row: IntegrationRow,
         method: Method,
         msg: IntegrationMessage,
         caller: Principal | None,
     ) -> dict[str, Any]:
         self.check_usable(row)
-        key = await self.vault.key(row.id)
+        key = target.key
         values = self._record(row, method, msg, key, caller, status="queued")
         async with self.resources.database.transaction() as conn:
             if not await messages.claim(conn, values):
@@ -143,7 +146,7 @@ class DeliveryMixin(RegistrationMixin):
         caller: Principal | None,
     ) -> dict[str, Any]:
         self.check_usable(row)
-        key = await self.vault.key(row.id)
+        key = target.key
         database = self.resources.database
         if not msg.id_generated:
             values = self._record(row, method, msg, key, caller, status="sending")
@@ -212,6 +215,18 @@ class DeliveryMixin(RegistrationMixin):
                     f"calls to {row.id!r} are paused after repeated failures",
                     headers={"Retry-After": str(max(1, round(open_.retry_after)))},
                 ) from None
+            except AppError as refused:
+                await self._finish_sync(
+                    row,
+                    method,
+                    msg,
+                    key,
+                    caller,
+                    attempts,
+                    started,
+                    error={"code": refused.error_code, "message": refused.message},
+                )
+                raise
             except LimitReached as limited:
                 attempts -= 1
                 if deadline - time.monotonic() > limited.retry_after:
@@ -266,12 +281,14 @@ class DeliveryMixin(RegistrationMixin):
             "error": error,
             "delivered_at": None if error else at,
         }
-        if error is None:
-            values["result_sealed"] = self.vault.seal(key, data, f"result:{msg.message_id}")
-        async with self.resources.database.transaction() as conn:
-            if msg.id_generated:
-                await messages.claim(conn, self._record(row, method, msg, key, caller, **values))
-            else:
+        values["result_sealed"] = (
+            self.vault.seal(key, data, f"result:{msg.message_id}") if error is None else None
+        )
+        if msg.id_generated:
+            record = self._record(row, method, msg, key, caller, **values)
+            await self.message_log.submit(record, wait=False)
+        else:
+            async with self.resources.database.transaction() as conn:
                 await messages.mark(conn, msg.message_id, **values)
         return latency
 

@@ -81,6 +81,15 @@ async def claim(conn: AsyncConnection, values: dict[str, Any]) -> bool:
     return bool(result.rowcount)
 
 
+async def claim_many(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Insert many messages in one statement, skipping ids that exist."""
+    at = now()
+    filled = [{"created_at": at, "updated_at": at, "attempts": 0, **row} for row in rows]
+    postgres = conn.dialect.name == "postgresql"
+    statement = postgresql.insert(table) if postgres else sqlite.insert(table)
+    await conn.execute(statement.on_conflict_do_nothing(index_elements=["id"]), filled)
+
+
 async def get(conn: AsyncConnection, message_id: str) -> MessageRow | None:
     row = (await conn.execute(select(table).where(table.c.id == message_id))).first()
     return MessageRow.from_row(row) if row is not None else None

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from aicc.core.errors import Conflict, NotFound
+from aicc.core.errors import AppError, Conflict, NotFound
 from aicc.core.jobs import JobContext, Retry, enqueue
 from aicc.integration import messages
 from aicc.integration.breaker import BreakerOpen
@@ -42,7 +42,7 @@ class OutboxMixin(DeliveryMixin):
         paused = await self.caller.limits.paused_for(row.id)
         if paused > 0:
             return Retry("provider asked to wait", after=paused)
-        key = await self.vault.key(row.id)
+        key = target.key
         payload = self.vault.open(key, message.payload_sealed or b"", f"payload:{message_id}")
         method = self.method_of(target, payload)
         args = method.arguments(payload)
@@ -64,6 +64,10 @@ class OutboxMixin(DeliveryMixin):
         except NeedsReauthError as refused:
             await self.mark_needs_reauth(row.id, refused.error.message)
             await self._dead(ctx, message, _error_record(refused.error), attempts=attempt)
+            return None
+        except AppError as refused:
+            error = {"code": refused.error_code, "message": refused.message}
+            await self._dead(ctx, message, error, attempts=attempt)
             return None
         except ProviderError as error:
             limit = row.options.max_attempts or self.settings.integration.max_attempts
@@ -137,6 +141,7 @@ class OutboxMixin(DeliveryMixin):
         limit: int = 50,
         before: datetime | None = None,
     ) -> list[dict[str, Any]]:
+        await self.message_log.flush()
         async with self.resources.database.connect() as conn:
             await fetch(conn, integration_id)
             rows = await messages.listing(
@@ -149,6 +154,7 @@ class OutboxMixin(DeliveryMixin):
 
     async def get_message(self, integration_id: str, message_id: str) -> dict[str, Any]:
         """One message, with the provider's answer (masked like the payload)."""
+        await self.message_log.flush()
         async with self.resources.database.connect() as conn:
             integration = await fetch(conn, integration_id)
             row = await messages.get(conn, message_id)

@@ -23,6 +23,7 @@ class RegistrationMixin(IntegrationBase):
     ) -> dict[str, Any]:
         """Register an integration. Registering the same settings again returns the existing
         one; different settings under an existing id are a 409 (change them with PATCH)."""
+        await self.ensure_started()
         body = validated(IntegrationConfig, config)
         provider = (
             self.registry.canonical(body.provider)
@@ -146,7 +147,9 @@ class RegistrationMixin(IntegrationBase):
         started = time.perf_counter()
         out: dict[str, Any] = {"integration_id": integration_id, "provider": row.provider}
         try:
-            details = await target.connector.health(ctx)
+            details = await self.caller.refreshing(
+                target, target.connector.health, ctx.message_id, ctx.deadline
+            )
         except ProviderError as error:
             if error.outcome == "reauth":
                 await self.mark_needs_reauth(integration_id, error.message)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -93,7 +93,7 @@ class IntegrationMessage(Strict):
     def __init__(self, **data: Any) -> None:
         generated = data.get("message_id") is None
         if generated:
-            data["message_id"] = uuid.uuid4().hex
+            data["message_id"] = os.urandom(16).hex()
         super().__init__(**data)
         self._generated = generated
 

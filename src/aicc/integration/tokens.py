@@ -41,71 +41,69 @@ class TokenStore:
             return False
         return token.expires_at is None or token.expires_at - self.margin > time.time()
 
-    async def get(self, integration_id: str, fetch: Fetch) -> Token:
+    async def get(self, integration_id: str, fetch: Fetch, key: bytes) -> Token:
         """A usable token, fetched with ``fetch(current)`` when the cached one is missing,
-        stale or about to expire."""
-        token = await self._cached(integration_id)
+        stale or about to expire; ``key`` is the integration's data key."""
+        token = await self._cached(integration_id, key)
         if self._usable(token):
             assert token is not None
             return token
         async with self.cache.lock(f"integration:token-fetch:{integration_id}", ttl=FETCH_LOCK_TTL):
-            token = await self._cached(integration_id)
+            token = await self._cached(integration_id, key)
             if self._usable(token):
                 assert token is not None
                 return token
-            current = token or await self._stored(integration_id)
+            current = token or await self._stored(integration_id, key)
             fresh = await fetch(current)
-            await self._keep(integration_id, fresh, current)
+            await self._keep(integration_id, fresh, current, key)
             return fresh
 
-    async def invalidate(self, integration_id: str, refused: Token) -> None:
+    async def invalidate(self, integration_id: str, refused: Token, key: bytes) -> None:
         """The provider refused ``refused``: the next :meth:`get` fetches a new one (keeping
         the refresh token). A newer token someone fetched meanwhile is left alone."""
-        token = await self._cached(integration_id)
+        token = await self._cached(integration_id, key)
         if token is None or token.access_token != refused.access_token:
             return
         extra = {**token.extra, "_stale": True}
         stale = Token(token.access_token, token.expires_at, token.refresh_token, extra)
-        await self._write_cache(integration_id, stale)
+        await self._write_cache(integration_id, stale, key)
 
     async def forget(self, integration_id: str) -> None:
         await self.cache.delete(f"integration:token:{integration_id}")
 
-    async def _cached(self, integration_id: str) -> Token | None:
+    async def _cached(self, integration_id: str, key: bytes) -> Token | None:
         raw = await self.cache.get(f"integration:token:{integration_id}")
         if raw is None:
             return None
-        key = await self.vault.key(integration_id)
         try:
             return _token(self.vault.open(key, raw, _context(integration_id)))
         except (ValueError, InvalidTag):
             return None
 
-    async def _stored(self, integration_id: str) -> Token | None:
+    async def _stored(self, integration_id: str, key: bytes) -> Token | None:
         async with self.database.connect() as conn:
             sealed = (
                 await conn.execute(select(table.c.token_sealed).where(table.c.id == integration_id))
             ).scalar_one_or_none()
         if sealed is None:
             return None
-        key = await self.vault.key(integration_id)
         return _token(self.vault.open(key, sealed, _context(integration_id)))
 
-    async def _keep(self, integration_id: str, fresh: Token, current: Token | None) -> None:
-        await self._write_cache(integration_id, fresh)
+    async def _keep(
+        self, integration_id: str, fresh: Token, current: Token | None, key: bytes
+    ) -> None:
+        await self._write_cache(integration_id, fresh, key)
         rotated = fresh.refresh_token and fresh.refresh_token != (
             current.refresh_token if current else None
         )
         if rotated:
-            key = await self.vault.key(integration_id)
             sealed = self.vault.seal(key, _plain(fresh), _context(integration_id))
             async with self.database.transaction() as conn:
                 await conn.execute(
                     update(table).where(table.c.id == integration_id).values(token_sealed=sealed)
                 )
 
-    async def _write_cache(self, integration_id: str, token: Token) -> None:
-        key = await self.vault.key(integration_id)
+    async def _write_cache(self, integration_id: str, token: Token, key: bytes) -> None:
         sealed = self.vault.seal(key, _plain(token), _context(integration_id))
         await self.cache.set(f"integration:token:{integration_id}", sealed, ttl=CACHE_TTL)
 

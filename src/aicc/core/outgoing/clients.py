@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpcore2
 import httpx2
@@ -72,7 +73,9 @@ def build_user_url_client(
     allowed by :meth:`DestinationPolicy.from_settings`, and connects to a vetted address.
     Only ``http``/``https``; no proxy (environment proxies are ignored: a proxy would
     connect on our behalf where the guard cannot see); CA bundles from ``SSL_CERT_FILE``/
-    ``SSL_CERT_DIR`` are still honoured. ``network_backend`` and ``resolver`` replace the
+    ``SSL_CERT_DIR`` are still honoured. Cookies are never kept: the client is shared by
+    every integration, so one's session cookie must not ride along with another's requests
+    (a connector that needs a session sends its cookies itself). ``network_backend`` and ``resolver`` replace the
     socket layer and DNS for tests; the guard stays in front of them.
     """
     backend = GuardedNetworkBackend(
@@ -84,7 +87,7 @@ def build_user_url_client(
         limits=outgoing_limits(settings),
         http2=settings.http.http2,
     )
-    return httpx2.AsyncClient(
+    client = httpx2.AsyncClient(
         timeout=outgoing_timeout(settings),
         transport=transport,
         follow_redirects=follow_redirects,
@@ -92,3 +95,5 @@ def build_user_url_client(
         headers=headers,
         trust_env=False,
     )
+    client.cookies = CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+    return client
