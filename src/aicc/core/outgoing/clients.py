@@ -75,8 +75,8 @@ def build_user_url_client(
     connect on our behalf where the guard cannot see); CA bundles from ``SSL_CERT_FILE``/
     ``SSL_CERT_DIR`` are still honoured. Cookies are never kept: the client is shared by
     every integration, so one's session cookie must not ride along with another's requests
-    (a connector that needs a session sends its cookies itself). ``network_backend`` and ``resolver`` replace the
-    socket layer and DNS for tests; the guard stays in front of them.
+    (a connector that needs a session sends its cookies itself). ``network_backend`` and
+    ``resolver`` replace the socket layer and DNS for tests; the guard stays in front of them.
     """
     backend = GuardedNetworkBackend(
         DestinationPolicy.from_settings(settings), inner=network_backend, resolver=resolver
