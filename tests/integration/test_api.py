@@ -268,3 +268,21 @@ async def test_metrics_count_calls_by_outcome(integration_app: Deployment) -> No
         'outcome="success",provider="rest"} 1.0'
     ) in text
     assert 'aicc_integration_duration_seconds_count{method="request",provider="rest"} 1.0' in text
+
+
+async def test_metrics_show_dead_letters_and_breaker_state(integration_app: Deployment) -> None:
+    shop = ShopFake()
+    shop.fail(Fault(status=404, body={"error": "gone"}))
+    async with shop.running() as url:
+        body = shop_body(url, options={"breaker_threshold": 3})
+        await integration_app.http.post("/integrations", json=body, headers=ADMIN)
+        failed = await integration_app.http.post(
+            "/integrations/shop/messages",
+            json={"payload": {"method": "request", "path": "/customers/1"}},
+            headers=AGENT,
+        )
+    assert failed.status_code == 502
+    text = (await integration_app.http.get("/metrics")).text
+    assert 'aicc_integration_dead_letters{integration="shop"} 1.0' in text
+    assert 'aicc_integration_breaker_state{integration="shop"} 0.0' in text
+    assert 'aicc_integration_needs_reauth{integration="shop"} 0.0' in text

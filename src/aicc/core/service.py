@@ -159,6 +159,10 @@ class ServiceBase:
         stream to storage (override)."""
         return {}
 
+    async def refresh_metrics(self) -> None:
+        """Bring gauges that describe shared state up to date before ``/metrics`` answers
+        (override; keep it cheap)."""
+
     def job_handlers(self) -> Iterable[JobHandler]:
         """The job kinds this service runs (override); its workers start with the service."""
         return ()

@@ -8,7 +8,7 @@ from typing import Any
 from aicc.core.errors import Conflict, ValidationFailed
 from aicc.core.outgoing import BlockReason, UrlNotAllowed, check_user_url
 from aicc.core.tokens import Principal
-from aicc.integration import store
+from aicc.integration import messages, store
 from aicc.integration.base import IntegrationBase, validated
 from aicc.integration.breaker import Breaker
 from aicc.integration.connectors.base import Connector, ProviderError
@@ -16,8 +16,12 @@ from aicc.integration.schemas import IntegrationConfig, IntegrationOptions, Inte
 from aicc.integration.store import IntegrationRow
 from aicc.integration.vault import masked_config
 
+METRICS_REFRESH_SECONDS = 5.0
+
 
 class RegistrationMixin(IntegrationBase):
+    _metrics_refreshed = float("-inf")
+
     async def register_integration(
         self, config: IntegrationConfig | dict[str, Any], *, caller: Principal | None = None
     ) -> dict[str, Any]:
@@ -190,6 +194,24 @@ class RegistrationMixin(IntegrationBase):
             row.id, threshold=row.options.breaker_threshold
         )
         return state.name.lower()
+
+    async def refresh_metrics(self) -> None:
+        """Dead letters, re-authorisation and breaker state per integration, from the
+        database and the cache, at most every few seconds."""
+        clock = time.monotonic()
+        if clock - self._metrics_refreshed < METRICS_REFRESH_SECONDS or not self.started:
+            return
+        self._metrics_refreshed = clock
+        async with self.resources.database.connect() as conn:
+            rows = await store.listing(conn)
+            dead = await messages.dead_counts(conn)
+        gauges = self.integration_metrics
+        breaker = Breaker(self.resources.cache)
+        for row in rows:
+            gauges.dead_letters.labels(row.id).set(dead.get(row.id, 0))
+            self._reauth_gauge(row)
+            state = await breaker.state(row.id, threshold=row.options.breaker_threshold)
+            gauges.breaker(row.id, state)
 
     def providers(self) -> list[dict[str, Any]]:
         return [cls.describe() for cls in self.registry.classes]
