@@ -210,70 +210,76 @@ async def sync_capacity(service_url: str, standin_url: str, duration: float) -> 
     }
 
 
-async def async_postgres(data: Path, messages: int) -> dict[str, Any]:
+async def async_postgres(data: Path, messages: int, url: str) -> dict[str, Any]:
     redis_prefix = f"bench-{secrets.token_hex(4)}:"
-    with scratch_postgres() as url:
-        backend = {
-            "DATABASE_URL": url,
-            "REDIS_URL": "redis://127.0.0.1:6379/0",
-            "REDIS_KEY_PREFIX": redis_prefix,
-            "ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    backend = {
+        "DATABASE_URL": url,
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    }
+    endpoint = standin(0, cpu=None)
+    producer = IntegrationService(
+        {
+            "database_url": url,
+            "redis_url": backend["REDIS_URL"],
+            "redis.key_prefix": redis_prefix,
+            "encryption_key": backend["ENCRYPTION_KEY"],
+            "data_dir": str(data / "producer"),
+            "jobs.enabled": False,
+            "http.allow_private_networks": True,
+            "log_level": "WARNING",
         }
-        endpoint = standin(0, cpu=None)
-        producer = IntegrationService(
-            {
-                "database_url": url,
-                "redis_url": backend["REDIS_URL"],
-                "redis.key_prefix": redis_prefix,
-                "encryption_key": backend["ENCRYPTION_KEY"],
-                "data_dir": str(data / "producer"),
-                "jobs.enabled": False,
-                "http.allow_private_networks": True,
-                "log_level": "WARNING",
-            }
+    )
+    await producer.start()
+    workers: list[ServerProcess] = []
+    try:
+        await producer.register_integration(
+            {**salesforce_body(endpoint.url), "type": IntegrationType.CRM}
         )
-        await producer.start()
-        workers: list[ServerProcess] = []
-        try:
-            await producer.register_integration(
-                {**salesforce_body(endpoint.url), "type": IntegrationType.CRM}
+        workers = [
+            service(
+                data / f"w{n}",
+                cpu=None,
+                AICC_JOBS_CONCURRENCY="32",
+                AICC_HTTP_MAX_KEEPALIVE_CONNECTIONS="100",
+                DATABASE_POOL_SIZE="24",
+                **backend,
             )
-            workers = [
-                service(data / f"w{n}", cpu=None, AICC_JOBS_CONCURRENCY="64", **backend)
-                for n in range(2)
-            ]
-            payload = {
-                "method": "log_interaction",
-                "customer_id": CONTACT_ID,
-                "subject": "Inbound call",
-                "description": "Asked about an order",
-                "direction": "inbound",
-                "duration_seconds": 184,
-            }
-            started = time.perf_counter()
-            pending = asyncio.Semaphore(32)
+            for n in range(2)
+        ]
+        payload = {
+            "method": "log_interaction",
+            "customer_id": CONTACT_ID,
+            "subject": "Inbound call",
+            "description": "Asked about an order",
+            "direction": "inbound",
+            "duration_seconds": 184,
+        }
+        started = time.perf_counter()
+        pending = asyncio.Semaphore(32)
 
-            async def one() -> None:
-                async with pending:
-                    await producer.send_message(
-                        {
-                            "integration_id": "crm_salesforce",
-                            "message_type": MessageType.ASYNC,
-                            "payload": payload,
-                        }
-                    )
+        async def one() -> None:
+            async with pending:
+                await producer.send_message(
+                    {
+                        "integration_id": "crm_salesforce",
+                        "message_type": MessageType.ASYNC,
+                        "payload": payload,
+                    }
+                )
 
-            await asyncio.gather(*(one() for _ in range(messages)))
-            enqueued = time.perf_counter() - started
-            async with httpx2.AsyncClient() as client:
-                while (await client.get(f"{endpoint.url}/count")).json()["count"] < messages:  # noqa: ASYNC110 (polling another process)
-                    await asyncio.sleep(0.01)
-            elapsed = time.perf_counter() - started
-        finally:
-            for worker in workers:
-                worker.stop()
-            await producer.stop()
-            endpoint.stop()
+        await asyncio.gather(*(one() for _ in range(messages)))
+        enqueued = time.perf_counter() - started
+        async with httpx2.AsyncClient() as client:
+            while (await client.get(f"{endpoint.url}/count")).json()["count"] < messages:  # noqa: ASYNC110 (polling another process)
+                await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+    finally:
+        for worker in workers:
+            worker.stop()
+        await producer.stop()
+        endpoint.stop()
     return {
         "messages": messages,
         "workers": 2,
@@ -308,7 +314,8 @@ def main() -> None:
                 result["sync_capacity"] = asyncio.run(sync_capacity(svc.url, fast.url, duration))
         if args.only in (None, "async"):
             log(f"async delivery on PostgreSQL ({messages} messages, 2 workers)")
-            result["async_postgres"] = asyncio.run(async_postgres(data, messages))
+            with scratch_postgres() as url:
+                result["async_postgres"] = asyncio.run(async_postgres(data, messages, url))
     emit(result, args.output)
 
 

@@ -64,6 +64,7 @@ class IntegrationBase(ServiceBase):
     _registry: Registry | None = None
     _integration_metrics: IntegrationMetrics | None = None
     _message_log: GroupCommit[dict[str, Any]] | None = None
+    _outbox: GroupCommit[Any] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -88,6 +89,12 @@ class IntegrationBase(ServiceBase):
         """Log entries of SYNC calls made without a message id, written in batches after the
         answer (nothing waits on them; they land within milliseconds)."""
         return self.require_started(self._message_log)
+
+    @property
+    def outbox(self) -> GroupCommit[Any]:
+        """ASYNC messages and their jobs, committed together in batches (each sender waits
+        for its commit; under load many share one transaction)."""
+        return self.require_started(self._outbox)
 
     @property
     def caller(self) -> Caller:
@@ -122,9 +129,10 @@ class IntegrationBase(ServiceBase):
         self._message_log.start()
 
     async def on_stop(self) -> None:
-        if self._message_log is not None:
-            await self._message_log.stop()
-            self._message_log = None
+        for writer in (self._outbox, self._message_log):
+            if writer is not None:
+                await writer.stop()
+        self._outbox = self._message_log = None
         self._targets.clear()
         self._caller = self._tokens = self._vault = None
 

@@ -4,17 +4,19 @@ Closed: calls go through; each failure adds to a shared counter that any success
 When the counter reaches ``threshold`` the breaker opens for ``reset_seconds``: calls fail
 fast. Then it is half-open: exactly one caller (across replicas) gets the probe; its success
 closes the breaker, its failure opens it again. A call on a healthy integration costs one
-cache read.
+cache read, and none when a healthy integration was read less than a quarter second ago.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import IntEnum
 
 from aicc.core.cache import Cache
 
 FAILURE_WINDOW = 3600.0
+MEMO_SECONDS = 0.25
 """A failure counter left alone this long is forgotten."""
 
 
@@ -41,6 +43,9 @@ class Admission:
 class Breaker:
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
+        self._clean: dict[str, float] = {}
+        """Integrations seen with no failures counted, and when (read again after
+        ``MEMO_SECONDS``: another replica's failures count here within that time)."""
 
     @staticmethod
     def _keys(integration_id: str) -> tuple[str, str, str]:
@@ -53,8 +58,16 @@ class Breaker:
 
     async def admit(self, integration_id: str, *, threshold: int, probe_ttl: float) -> Admission:
         """Let a call through, or raise :class:`BreakerOpen`."""
+        clock = time.monotonic()
+        seen = self._clean.get(integration_id)
+        if seen is not None and clock - seen < MEMO_SECONDS:
+            return Admission(probe=False, dirty=False)
         failures, opened, probe = self._keys(integration_id)
         count = await self._failures(failures)
+        if count == 0:
+            if len(self._clean) > 10000:
+                self._clean.clear()
+            self._clean[integration_id] = clock
         if count < threshold:
             return Admission(probe=False, dirty=count > 0)
         remaining = await self.cache.ttl(opened)
@@ -81,6 +94,7 @@ class Breaker:
         reset_seconds: float,
     ) -> BreakerState | None:
         """Record a failure; returns OPEN when this failure opened the breaker."""
+        self._clean.pop(integration_id, None)
         failures, opened, probe = self._keys(integration_id)
         count = await self.cache.incr(failures, ttl=FAILURE_WINDOW)
         if count < threshold and not admission.probe:
@@ -97,4 +111,5 @@ class Breaker:
         return BreakerState.OPEN if remaining and remaining > 0 else BreakerState.HALF_OPEN
 
     async def reset(self, integration_id: str) -> None:
+        self._clean.pop(integration_id, None)
         await self.cache.delete(*self._keys(integration_id))

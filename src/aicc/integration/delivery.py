@@ -4,12 +4,17 @@ delivery job in one transaction, and the message log behind both."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from aicc.core.errors import AppError, Conflict, TooManyRequests, ValidationFailed
-from aicc.core.jobs import enqueue
+from aicc.core.group_commit import GroupCommit
+from aicc.core.jobs import enqueue_many
 from aicc.core.tokens import Principal
 from aicc.integration import messages
 from aicc.integration.base import validated
@@ -53,6 +58,13 @@ class DeliveryMixin(RegistrationMixin):
         if msg.message_type is MessageType.ASYNC:
             return await self._enqueue(target, row, method, msg, caller)
         return await self._send_sync(target, row, method, args, msg, caller)
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self._outbox = GroupCommit(
+            self.resources.database, write_outbox, name="integration-outbox", gather=0
+        )
+        self._outbox.start()
 
     @staticmethod
     def method_of(target: Target, payload: dict[str, Any]) -> Method:
@@ -102,20 +114,14 @@ class DeliveryMixin(RegistrationMixin):
         caller: Principal | None,
     ) -> dict[str, Any]:
         self.check_usable(row)
-        key = target.key
-        values = self._record(row, method, msg, key, caller, status="queued")
-        async with self.resources.database.transaction() as conn:
-            if not await messages.claim(conn, values):
+        values = self._record(row, method, msg, target.key, caller, status="queued")
+        queued = Queued(values)
+        await self.outbox.submit(queued)
+        if not queued.inserted:
+            async with self.resources.database.connect() as conn:
                 existing = await messages.get(conn, msg.message_id)
-                assert existing is not None
-                return self._again(existing, row)
-            await enqueue(
-                conn,
-                DELIVER_KIND,
-                {"message_id": msg.message_id},
-                key=msg.message_id,
-                max_attempts=JOB_ATTEMPTS,
-            )
+            assert existing is not None
+            return self._again(existing, row)
         return {
             "message_id": msg.message_id,
             "integration_id": row.id,
@@ -326,6 +332,36 @@ class DeliveryMixin(RegistrationMixin):
                 },
             )
         return self._again(existing, row)
+
+
+@dataclass
+class Queued:
+    """An ASYNC message on its way into the outbox; ``inserted`` is False when its id was
+    already taken."""
+
+    values: dict[str, Any]
+    inserted: bool = False
+
+
+async def write_outbox(conn: AsyncConnection, batch: list[Queued]) -> None:
+    """Messages and their delivery jobs, many per transaction (committed together)."""
+    inserted = await messages.claim_returning(conn, [q.values for q in batch])
+    for queued in batch:
+        queued.inserted = queued.values["id"] in inserted
+    fresh = [q.values for q in batch if q.inserted]
+    if fresh:
+        await enqueue_many(
+            conn, DELIVER_KIND, [job_payload(v) for v in fresh], max_attempts=JOB_ATTEMPTS
+        )
+
+
+def job_payload(values: dict[str, Any]) -> dict[str, Any]:
+    """What the delivery job carries: enough for its first attempt to need no read."""
+    return {
+        "message_id": values["id"],
+        "integration_id": values["integration_id"],
+        "sealed": base64.b64encode(values["payload_sealed"]).decode(),
+    }
 
 
 def _error_record(error: ProviderError) -> dict[str, Any]:

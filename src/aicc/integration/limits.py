@@ -16,6 +16,8 @@ import uuid
 
 from aicc.core.cache import Cache
 
+MEMO_SECONDS = 0.25
+
 
 class LimitReached(Exception):
     def __init__(self, reason: str, retry_after: float) -> None:
@@ -27,6 +29,7 @@ class LimitReached(Exception):
 class Limits:
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
+        self._memo: dict[str, tuple[float, float]] = {}
 
     async def take_rate(self, integration_id: str, rate: float) -> None:
         """Count one call against ``rate`` per second, or raise :class:`LimitReached` with
@@ -55,7 +58,19 @@ class Limits:
         """Hold every replica's calls to this integration for ``seconds``."""
         if seconds > 0:
             await self.cache.set(f"integration:pause:{integration_id}", b"1", ttl=seconds)
+            clock = time.monotonic()
+            self._memo[integration_id] = (clock, clock + seconds)
 
     async def paused_for(self, integration_id: str) -> float:
+        """Seconds left of a pause; read from the cache at most every ``MEMO_SECONDS`` per
+        integration (another replica's pause applies here within that time)."""
+        clock = time.monotonic()
+        memo = self._memo.get(integration_id)
+        if memo is not None and clock - memo[0] < MEMO_SECONDS:
+            return max(0.0, memo[1] - clock)
         remaining = await self.cache.ttl(f"integration:pause:{integration_id}")
-        return remaining if remaining and remaining > 0 else 0.0
+        left = remaining if remaining and remaining > 0 else 0.0
+        if len(self._memo) > 10000:
+            self._memo.clear()
+        self._memo[integration_id] = (clock, clock + left)
+        return left

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -90,6 +90,18 @@ async def claim_many(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await conn.execute(statement.on_conflict_do_nothing(index_elements=["id"]), filled)
 
 
+async def claim_returning(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert many messages, skipping ids that exist; the ids this call inserted."""
+    at = now()
+    filled = [{"created_at": at, "updated_at": at, "attempts": 0, **row} for row in rows]
+    postgres = conn.dialect.name == "postgresql"
+    statement = (
+        postgresql.insert(table) if postgres else sqlite.insert(table)
+    ).on_conflict_do_nothing(index_elements=["id"])
+    result = await conn.execute(statement.returning(table.c.id), filled)
+    return {row[0] for row in result}
+
+
 async def get(conn: AsyncConnection, message_id: str) -> MessageRow | None:
     row = (await conn.execute(select(table).where(table.c.id == message_id))).first()
     return MessageRow.from_row(row) if row is not None else None
@@ -99,6 +111,25 @@ async def mark(conn: AsyncConnection, message_id: str, **values: Any) -> None:
     await conn.execute(
         update(table).where(table.c.id == message_id).values(updated_at=now(), **values)
     )
+
+
+async def mark_delivered(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Record many deliveries (``mid``, ``attempts``, ``latency``, ``at``, ``result``) at once."""
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("mid"))
+        .values(
+            status="delivered",
+            attempts=bindparam("attempts"),
+            latency_ms=bindparam("latency"),
+            delivered_at=bindparam("at"),
+            updated_at=bindparam("at"),
+            result_sealed=bindparam("result"),
+            error=None,
+            next_attempt_at=None,
+        )
+    )
+    await conn.execute(statement, rows)
 
 
 async def listing(

@@ -3,12 +3,15 @@ one message with its result, dead letters, replay and discard."""
 
 from __future__ import annotations
 
+import base64
 import random
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from aicc.core.errors import AppError, Conflict, NotFound
+from aicc.core.group_commit import GroupCommit
 from aicc.core.jobs import JobContext, Retry, enqueue
 from aicc.integration import messages
 from aicc.integration.breaker import BreakerOpen
@@ -21,13 +24,69 @@ from aicc.integration.store import fetch, now
 from aicc.integration.vault import mask
 
 
+@dataclass(frozen=True)
+class Pending:
+    """What one delivery attempt needs of its message."""
+
+    id: str
+    integration_id: str
+    status: str
+    attempts: int
+    payload_sealed: bytes | None
+
+    @classmethod
+    def first(cls, payload: dict[str, Any]) -> Pending | None:
+        """From the job itself, on its first run (nothing to read)."""
+        if "sealed" not in payload or "integration_id" not in payload:
+            return None
+        return cls(
+            payload["message_id"],
+            payload["integration_id"],
+            "queued",
+            0,
+            base64.b64decode(payload["sealed"]),
+        )
+
+    @classmethod
+    def of(cls, row: MessageRow) -> Pending:
+        return cls(row.id, row.integration_id, row.status, row.attempts, row.payload_sealed)
+
+
 class OutboxMixin(DeliveryMixin):
+    _deliveries: GroupCommit[dict[str, Any]] | None = None
+
+    @property
+    def deliveries(self) -> GroupCommit[dict[str, Any]]:
+        """Delivered messages, recorded many per transaction; each delivery waits for its
+        commit, then the worker completes its job (a crash in between re-runs the job, which
+        finds the message delivered and calls nobody)."""
+        return self.require_started(self._deliveries)
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self._deliveries = GroupCommit(
+            self.resources.database,
+            messages.mark_delivered,
+            name="integration-deliveries",
+            gather=0,
+        )
+        self._deliveries.start()
+
+    async def on_stop(self) -> None:
+        if self._deliveries is not None:
+            await self._deliveries.stop()
+            self._deliveries = None
+        await super().on_stop()
+
     async def deliver_job(self, ctx: JobContext) -> Retry | None:
         """One delivery attempt of an ASYNC message."""
         message_id = ctx.payload["message_id"]
         database = self.resources.database
-        async with database.connect() as conn:
-            message = await messages.get(conn, message_id)
+        message = Pending.first(ctx.payload) if ctx.attempt == 1 else None
+        if message is None:
+            async with database.connect() as conn:
+                stored = await messages.get(conn, message_id)
+            message = Pending.of(stored) if stored is not None else None
         if message is None or message.status in ("delivered", "dead", "discarded"):
             return None
         try:
@@ -47,8 +106,6 @@ class OutboxMixin(DeliveryMixin):
         method = self.method_of(target, payload)
         args = method.arguments(payload)
         attempt = message.attempts + 1
-        async with database.transaction() as conn:
-            await messages.mark(conn, message_id, status="sending", attempts=attempt)
         timeout = row.options.timeout_seconds or self.settings.integration.sync_timeout
         started = time.perf_counter()
         try:
@@ -56,10 +113,6 @@ class OutboxMixin(DeliveryMixin):
                 target, method, args, message_id, time.monotonic() + timeout
             )
         except (BreakerOpen, LimitReached) as held:
-            async with database.transaction() as conn:
-                await messages.mark(
-                    conn, message_id, status=message.status, attempts=message.attempts
-                )
             return Retry(str(held), after=max(0.05, held.retry_after))
         except NeedsReauthError as refused:
             await self.mark_needs_reauth(row.id, refused.error.message)
@@ -80,22 +133,21 @@ class OutboxMixin(DeliveryMixin):
                     conn,
                     message_id,
                     status="failed",
+                    attempts=attempt,
                     error=_error_record(error),
                     next_attempt_at=now() + timedelta(seconds=wait),
                 )
             return Retry(error.message, after=wait)
         latency = round((time.perf_counter() - started) * 1000, 2)
-        async with ctx.transaction() as conn:
-            await messages.mark(
-                conn,
-                message_id,
-                status="delivered",
-                error=None,
-                latency_ms=latency,
-                delivered_at=now(),
-                next_attempt_at=None,
-                result_sealed=self.vault.seal(key, data, f"result:{message_id}"),
-            )
+        await self.deliveries.submit(
+            {
+                "mid": message_id,
+                "attempts": attempt,
+                "latency": latency,
+                "at": now(),
+                "result": self.vault.seal(key, data, f"result:{message_id}"),
+            }
+        )
         return None
 
     def _backoff(self, attempt: int) -> float:
@@ -108,7 +160,7 @@ class OutboxMixin(DeliveryMixin):
     async def _dead(
         self,
         ctx: JobContext,
-        message: MessageRow,
+        message: Pending,
         error: dict[str, Any],
         *,
         attempts: int | None = None,

@@ -21,6 +21,7 @@ from aicc.integration.models import integration as table
 from aicc.integration.vault import Vault
 
 CACHE_TTL = 30 * 86400.0
+MEMO_SECONDS = 1.0
 FETCH_LOCK_TTL = 30.0
 Fetch = Callable[[Token | None], Awaitable[Token]]
 
@@ -35,6 +36,7 @@ class TokenStore:
         self.database = database
         self.vault = vault
         self.margin = margin
+        self._memo: dict[str, tuple[float, Token]] = {}
 
     def _usable(self, token: Token | None) -> bool:
         if token is None or token.extra.get("_stale"):
@@ -43,10 +45,16 @@ class TokenStore:
 
     async def get(self, integration_id: str, fetch: Fetch, key: bytes) -> Token:
         """A usable token, fetched with ``fetch(current)`` when the cached one is missing,
-        stale or about to expire; ``key`` is the integration's data key."""
+        stale or about to expire; ``key`` is the integration's data key. A token read from the
+        cache is reused in this process for ``MEMO_SECONDS``."""
+        clock = time.monotonic()
+        memo = self._memo.get(integration_id)
+        if memo is not None and clock - memo[0] < MEMO_SECONDS and self._usable(memo[1]):
+            return memo[1]
         token = await self._cached(integration_id, key)
         if self._usable(token):
             assert token is not None
+            self._remember(integration_id, token)
             return token
         async with self.cache.lock(f"integration:token-fetch:{integration_id}", ttl=FETCH_LOCK_TTL):
             token = await self._cached(integration_id, key)
@@ -56,11 +64,13 @@ class TokenStore:
             current = token or await self._stored(integration_id, key)
             fresh = await fetch(current)
             await self._keep(integration_id, fresh, current, key)
+            self._remember(integration_id, fresh)
             return fresh
 
     async def invalidate(self, integration_id: str, refused: Token, key: bytes) -> None:
         """The provider refused ``refused``: the next :meth:`get` fetches a new one (keeping
         the refresh token). A newer token someone fetched meanwhile is left alone."""
+        self._memo.pop(integration_id, None)
         token = await self._cached(integration_id, key)
         if token is None or token.access_token != refused.access_token:
             return
@@ -68,7 +78,13 @@ class TokenStore:
         stale = Token(token.access_token, token.expires_at, token.refresh_token, extra)
         await self._write_cache(integration_id, stale, key)
 
+    def _remember(self, integration_id: str, token: Token) -> None:
+        if len(self._memo) > 10000:
+            self._memo.clear()
+        self._memo[integration_id] = (time.monotonic(), token)
+
     async def forget(self, integration_id: str) -> None:
+        self._memo.pop(integration_id, None)
         await self.cache.delete(f"integration:token:{integration_id}")
 
     async def _cached(self, integration_id: str, key: bytes) -> Token | None:
