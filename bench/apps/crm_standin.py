@@ -76,6 +76,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     ):
         tasks["count"] += 1
         await _reply(send, 201, {"id": f"00T{tasks['count']:015d}", "success": True, "errors": []})
+    elif path.startswith("/services/data/") and path.endswith("/limits"):
+        await _reply(send, 200, {"DailyApiRequests": {"Max": 15000, "Remaining": 14999}})
     elif path == "/count":
         await _reply(send, 200, tasks)
     else:

@@ -286,3 +286,21 @@ async def test_metrics_show_dead_letters_and_breaker_state(integration_app: Depl
     assert 'aicc_integration_dead_letters{integration="shop"} 1.0' in text
     assert 'aicc_integration_breaker_state{integration="shop"} 0.0' in text
     assert 'aicc_integration_needs_reauth{integration="shop"} 0.0' in text
+
+
+async def test_the_type_decides_when_the_id_names_another_kind(integration_app: Deployment) -> None:
+    body = {
+        "integration_id": "erp_orders",
+        "name": "Order API",
+        "type": "custom",
+        "endpoint_url": "https://orders.example.com",
+        "auth_type": "api_key",
+        "auth_config": {"api_key": "k-123456", "token_url": "https://orders.example.com/t"},
+    }
+    response = await integration_app.http.post("/integrations", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    assert response.json()["provider"] == "rest"
+    assert response.json()["auth_config"] == {
+        "api_key": "***",
+        "token_url": "https://orders.example.com/t",
+    }

@@ -59,7 +59,11 @@ def masked_config(auth_config: Mapping[str, Any], secret_keys: Iterable[str]) ->
 
 
 def _looks_secret(key: str) -> bool:
+    """A key the connector did not declare, named like a secret (``api_token``), but not a
+    URL or an id (``token_url``, ``key_id``)."""
     lowered = key.lower()
+    if lowered.endswith(("_url", "_uri", "_id", "_ids", "_name", "_header")):
+        return False
     return any(word in lowered for word in ("secret", "password", "token", "private", "key"))
 
 

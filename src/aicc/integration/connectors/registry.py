@@ -88,10 +88,12 @@ class Registry:
         }
         candidates = by_host & by_id or by_host or by_id
         typed_all = {c.provider for c in self.classes if c.type.value == type_}
-        if candidates and type_ is not None:
-            candidates = candidates & typed_all or candidates
-        elif not candidates and type_ not in (None, "custom"):
-            candidates = typed_all
+        if type_ is not None:
+            typed = candidates & typed_all
+            if typed:
+                candidates = typed
+            elif not by_host:
+                candidates = typed_all if type_ != "custom" else set()
         if len(candidates) == 1:
             return candidates.pop()
         if not candidates and "rest" in self._instances:
