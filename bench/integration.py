@@ -5,7 +5,9 @@
 - ``sync_latency``: ``get_customer_info`` through ``aicc serve integration`` (Salesforce
   connector, embedded SQLite), one call at a time against a stand-in that answers in 20 ms;
   baseline: the same contact read sent straight to the stand-in with ``httpx2``, interleaved
-  call by call. ``added_ms_median`` = median(through) - median(direct); target ≤ 2 ms.
+  call by call. ``added_ms_median`` = median(through) - median(direct); target ≤ 2 ms. A
+  second baseline, ``bare_forward_added_ms_median``, is what a raw ASGI app that only forwards
+  the call with httpx2 adds on the same core: the floor of any service in the middle here.
 - ``sync_capacity``: the same call at concurrency 16 for a fixed time against a stand-in that
   answers at once; service pinned to core 1, load generator and stand-in on core 0. Baseline:
   the stand-in alone under the same load. Target ≥ 500 calls/s.
@@ -140,11 +142,14 @@ def register(service_url: str, standin_url: str) -> None:
     response.raise_for_status()
 
 
-async def sync_latency(service_url: str, standin_url: str, calls: int) -> dict[str, Any]:
+async def sync_latency(
+    service_url: str, standin_url: str, proxy_url: str, calls: int
+) -> dict[str, Any]:
     headers = bearer("AGENT")
     direct_headers = {"Authorization": "Bearer bench-token"}
     through: list[float] = []
     direct: list[float] = []
+    forwarded: list[float] = []
     async with httpx2.AsyncClient(timeout=30) as client:
         for n in range(calls + 20):
             started = time.perf_counter()
@@ -155,17 +160,45 @@ async def sync_latency(service_url: str, standin_url: str, calls: int) -> dict[s
                 f"{service_url}/integrations/crm_salesforce/messages", json=LOOKUP, headers=headers
             )
             t = time.perf_counter() - started
-            assert r.status_code == 200 and s.status_code == 200, s.text
+            started = time.perf_counter()
+            p = await client.get(proxy_url + CONTACT_PATH, headers=direct_headers)
+            f = time.perf_counter() - started
+            assert r.status_code == s.status_code == p.status_code == 200, s.text
             if n >= 20:
                 direct.append(d * 1000)
                 through.append(t * 1000)
+                forwarded.append(f * 1000)
+    median = statistics.median
     return {
         "calls": calls,
         "direct_ms": _stats(direct),
         "through_ms": _stats(through),
-        "added_ms_median": round(statistics.median(through) - statistics.median(direct), 3),
+        "bare_forward_ms": _stats(forwarded),
+        "added_ms_median": round(median(through) - median(direct), 3),
+        "bare_forward_added_ms_median": round(median(forwarded) - median(direct), 3),
         "target_added_ms": TARGETS["added_ms_median"],
     }
+
+
+def forward_proxy(upstream: str, cpu: int | None = 1) -> ServerProcess:
+    """The floor: a raw ASGI app forwarding to the stand-in with httpx2, on the service's core."""
+    env = {**os.environ, "UPSTREAM": upstream}
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(HERE / "apps"),
+        "forward_proxy:app",
+        "--port",
+        "{port}",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    process = ServerProcess(argv, cpu=cpu, env=env).start()
+    process.wait_ready(CONTACT_PATH)
+    return process
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -303,9 +336,15 @@ def main() -> None:
         if args.only in (None, "latency"):
             log("sync latency (stand-in answers in 20 ms)")
             pin_client(None)
-            with standin(20, cpu=None) as slow, service(data / "latency") as svc:
+            with (
+                standin(20, cpu=None) as slow,
+                service(data / "latency") as svc,
+                forward_proxy(slow.url) as proxy,
+            ):
                 register(svc.url, slow.url)
-                result["sync_latency"] = asyncio.run(sync_latency(svc.url, slow.url, calls))
+                result["sync_latency"] = asyncio.run(
+                    sync_latency(svc.url, slow.url, proxy.url, calls)
+                )
         if args.only in (None, "capacity"):
             log("sync capacity (concurrency 16, instant stand-in)")
             pin_client()
