@@ -4,7 +4,8 @@ for a 1 GB file, and many live WebSocket streams into one process.
     .venv/bin/python bench/recording.py [--quick] [--output bench/results/recording.json]
 
 Every scenario runs ``aicc serve recording`` (embedded SQLite and local disk, a scratch data
-folder) pinned to core 1, the client pinned to core 0.
+folder) pinned to core 1, the client pinned to core 0; with ``--all-cores`` the server may use
+every core (a long MP3 is then encoded in segments on several cores at once).
 
 - ``finalize``: one hour of an 8 kHz stereo call (the synthetic two-party conversation of
   ``bench/audio_codecs.py``) is sent as HTTP chunks, then stopped; the real-time factor is
@@ -84,6 +85,10 @@ def token() -> dict[str, str]:
     return {"Authorization": f"Bearer {encoded}"}
 
 
+SERVER_CPU: int | None = 1
+"""Core 1, or None with ``--all-cores`` (MP3 finalizing then encodes on every core)."""
+
+
 def server(data: Path, **extra: str) -> ServerProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AICC_", "DATABASE_"))}
     env.update(
@@ -95,7 +100,7 @@ def server(data: Path, **extra: str) -> ServerProcess:
         **extra,
     )
     argv = [sys.executable, "-m", "aicc", "serve", "recording", "--port", "{port}"]
-    process = ServerProcess(argv, cpu=1, env=env, log_path=data / "server.log").start()
+    process = ServerProcess(argv, cpu=SERVER_CPU, env=env, log_path=data / "server.log").start()
     process.wait_ready()
     return process
 
@@ -422,8 +427,13 @@ def main() -> None:
         help="comma-separated scenarios to run",
     )
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--all-cores", action="store_true", help="do not pin the server")
     args = parser.parse_args()
-    pin_client()
+    global SERVER_CPU
+    if args.all_cores:
+        SERVER_CPU = None  # and the client stays unpinned: the server inherits its cores
+    else:
+        pin_client()
     result = asyncio.run(run(args))
     emit(result, args.output)
 

@@ -18,7 +18,10 @@ The output is never seekable (it goes straight into an encrypting uploader), so:
   samples; the ``mfra`` index FFmpeg appends lets players seek without scanning.
 
 Memory is bounded: one input chunk (encoded in slices of ``MAX_SLICE_FRAMES``), the codec's
-own buffers and, for M4A, one fragment. No audio encoder in FFmpeg uses threads.
+own buffers and, for M4A, one fragment. No audio encoder in FFmpeg uses threads, so a long MP3
+(over about two minutes) on a machine with several cores is encoded in segments by several
+LAME encoders at once (:mod:`aicc.recording.audio.mp3_parallel`; the bit reservoir is off
+there, so frames join without a seam).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 
+from aicc.recording.audio import mp3_parallel
 from aicc.recording.audio.formats import (
     FORMAT_SPECS,
     AudioFormat,
@@ -37,7 +41,7 @@ from aicc.recording.audio.formats import (
     resolve_bitrate,
 )
 from aicc.recording.audio.mulaw import mulaw_to_pcm16
-from aicc.recording.audio.writers import WRITERS, Bytes, OutputParams
+from aicc.recording.audio.writers import WRITERS, Bytes, ContainerWriter, OutputParams
 
 MAX_SLICE_FRAMES = 1 << 16
 
@@ -77,7 +81,16 @@ class AudioEncoder:
         self._remainder = b""
         self._finished = False
         params = OutputParams(sample_rate, channels, self.bitrate, total_frames)
-        self._writer = WRITERS[self.format](params)
+        self._writer: ContainerWriter
+        if self.format is AudioFormat.MP3 and mp3_parallel.worth_it(params):
+            self._writer = mp3_parallel.ParallelMp3Writer(params)
+        else:
+            self._writer = WRITERS[self.format](params)
+
+    @property
+    def segmented(self) -> bool:
+        """Encoded in segments on several cores (a long MP3 on a multi-core machine)."""
+        return isinstance(self._writer, mp3_parallel.ParallelMp3Writer)
 
     @property
     def spec(self) -> FormatSpec:

@@ -151,6 +151,20 @@ class FlacWriter(CodecWriter):
         return [flac_stream_header(streaminfo, self.params.total_frames)]
 
 
+def mp3_info_tag(stream: MpegHeader, first_pts: int | None, total_frames: int) -> bytes:
+    """The LAME Info tag for ``total_frames`` samples whose first frame is ``stream`` with
+    presentation time ``first_pts`` (negative: LAME's delay)."""
+    delay = -first_pts - MP3_DECODER_DELAY if first_pts is not None else 576
+    frames = lame_frame_count(total_frames, stream.samples_per_frame)
+    return lame_info_frame(
+        stream,
+        frames=frames,
+        audio_bytes=frames * stream.frame_bytes if stream.constant_frame_bytes else None,
+        encoder_delay=delay,
+        end_padding=frames * stream.samples_per_frame - delay - total_frames,
+    )
+
+
 class Mp3Writer(CodecWriter):
     codec = "libmp3lame"
     sample_format = "s16p"
@@ -170,18 +184,8 @@ class Mp3Writer(CodecWriter):
         if e.total_frames is None:
             return []
         stream = MpegHeader.parse(bytes(first))
-        delay = -first.pts - MP3_DECODER_DELAY if first.pts is not None else 576
-        frames = lame_frame_count(e.total_frames, stream.samples_per_frame)
-        self.announced_packets = frames
-        return [
-            lame_info_frame(
-                stream,
-                frames=frames,
-                audio_bytes=frames * stream.frame_bytes if stream.constant_frame_bytes else None,
-                encoder_delay=delay,
-                end_padding=frames * stream.samples_per_frame - delay - e.total_frames,
-            )
-        ]
+        self.announced_packets = lame_frame_count(e.total_frames, stream.samples_per_frame)
+        return [mp3_info_tag(stream, first.pts, e.total_frames)]
 
     def finish(self) -> list[bytes]:
         out = super().finish()
