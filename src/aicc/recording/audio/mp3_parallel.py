@@ -9,7 +9,7 @@ sees the same look-ahead a single encoder would; only the frames of its own segm
 The bit reservoir is off, so every frame stands alone and segments join bit-exactly as frames;
 the result has exactly the frame count a single LAME writes, behind the same Info tag.
 
-Memory stays bounded: at most ``workers + 1`` segments (about 2 MB each at 8 kHz stereo) wait.
+Memory stays bounded: at most ``workers + 1`` segments (about 0.7 MB each at 8 kHz stereo) wait.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from aicc.recording.audio.writers import (
 
 SAMPLES_PER_FRAME = 576
 """MPEG-2 and 2.5 Layer III (16 and 8 kHz): samples per frame and channel."""
-SEGMENT_FRAMES = 600
-"""MP3 frames per segment: 43 s at 8 kHz."""
+SEGMENT_FRAMES = 300
+"""MP3 frames per segment: 21.6 s at 8 kHz (about 700 KB of stereo PCM)."""
 PRE_ROLL_FRAMES = 4
 POST_ROLL_FRAMES = 4
 SLICE_FRAMES = 1 << 15
