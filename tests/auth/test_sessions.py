@@ -3,6 +3,7 @@ change, and the idle and absolute timeouts."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -347,3 +348,22 @@ class TestSessionTimeouts:
 
         assert response.status_code == 401
         assert error_code(response) == "session_expired"
+
+
+async def test_metrics_count_live_sessions(auth: AuthClient) -> None:
+    auth.service.sessions_refresh_seconds = 0
+    before = await live_sessions(auth)
+    await auth.create_user("sess-metric", PASSWORD, ["AGENT"])
+    desk = await login_as(auth, "sess-metric", "Desk/1")
+    await login_as(auth, "sess-metric", "Phone/1")
+    counted = await live_sessions(auth)
+    await auth.http.post("/auth/logout", headers=bearer(desk))
+    assert counted - before >= 2
+    assert await live_sessions(auth) == counted - 1
+
+
+async def live_sessions(auth: AuthClient) -> float:
+    text = (await auth.http.get("/metrics")).text
+    found = re.search(r"^aicc_active_sessions_total (\S+)$", text, re.M)
+    assert found is not None, "the gauge is exported"
+    return float(found.group(1))

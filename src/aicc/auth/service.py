@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import time
+from datetime import UTC, datetime
 
-from aicc.auth import users
+from prometheus_client import Gauge
+from sqlalchemy import func, select
+
+from aicc.auth import models, users
 from aicc.auth.accounts import AccountsMixin
 from aicc.auth.audit import Actor
 from aicc.auth.login import LoginMixin
@@ -15,12 +20,39 @@ from aicc.auth.sso import SsoMixin
 from aicc.core.errors import ConfigError, ValidationFailed
 from aicc.core.permissions import Role
 
+SESSIONS_REFRESH_SECONDS = 5.0
+
 
 class AuthService(LoginMixin, AccountsMixin, SelfServiceMixin, MfaMixin, SsoMixin):
     """Users, JWT, role-based access control, MFA, SSO, sessions and audit."""
 
     bootstrap_on_start = True
     """Create the first SUPER_ADMIN when there are no users (off for CLI commands)."""
+    sessions_refresh_seconds = SESSIONS_REFRESH_SECONDS
+    """How often ``/metrics`` recounts live sessions."""
+    _sessions_gauge: Gauge | None = None
+    _sessions_counted = float("-inf")
+
+    async def refresh_metrics(self) -> None:
+        """``aicc_active_sessions_total``: live sessions (not revoked, not expired) in the
+        whole deployment, counted at most every few seconds."""
+        clock = time.monotonic()
+        if not self.started or clock - self._sessions_counted < self.sessions_refresh_seconds:
+            return
+        self._sessions_counted = clock
+        if self._sessions_gauge is None:
+            self._sessions_gauge = Gauge(
+                "aicc_active_sessions_total",
+                "Live sign-in sessions (not revoked, not expired); a gauge despite the name, "
+                "which is the spec's",
+                registry=self.metrics.registry,
+            )
+        t = models.session
+        query = select(func.count()).where(
+            t.c.revoked_at.is_(None), t.c.expires_at > datetime.now(UTC)
+        )
+        async with self.resources.database.connect() as conn:
+            self._sessions_gauge.set(int((await conn.execute(query)).scalar_one()))
 
     async def on_auth_started(self) -> None:
         self.load_sso_providers()
