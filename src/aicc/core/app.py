@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from aicc import __version__
+from aicc.core.errors import Unauthorized
 from aicc.core.http import RequestContextMiddleware, install_error_handlers
 from aicc.core.proxies import TrustedProxies
 from aicc.core.service import ServiceBase
@@ -95,7 +97,12 @@ def _health_router(service: ServiceBase) -> APIRouter:
         return JSONResponse(body, status_code=200 if result["ready"] else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        token = service.metrics_token()
+        if token is not None:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                raise Unauthorized("GET /metrics needs the metrics token", code="metrics_token")
         await service.refresh_metrics()
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -20,6 +20,7 @@ from pydantic_settings.exceptions import SettingsError
 from aicc.core.config_services import (
     AuthSettings,
     IntegrationSettings,
+    MonitoringSettings,
     RecordingSettings,
     settings_group,
 )
@@ -184,6 +185,7 @@ class Settings(BaseModel):
     auth: AuthSettings
     recording: RecordingSettings
     integration: IntegrationSettings
+    monitoring: MonitoringSettings
     jobs: JobsSettings
     aws: AwsSettings
     http: HttpSettings
@@ -254,6 +256,7 @@ _GROUPS: dict[str, type[BaseSettings]] = {
     "auth": AuthSettings,
     "recording": RecordingSettings,
     "integration": IntegrationSettings,
+    "monitoring": MonitoringSettings,
     "jobs": JobsSettings,
     "aws": AwsSettings,
     "http": HttpSettings,
@@ -332,8 +335,8 @@ def effective_config(settings: Settings) -> dict[str, Any]:
         for key, value in values.items():
             raw = getattr(getattr(settings, group), key)
             if isinstance(raw, SecretStr):
-                secret = group in ("security", "auth")
-                values[key] = "***" if secret else mask_url(raw.get_secret_value())
+                url = key == "url" or key.endswith("_url")
+                values[key] = mask_url(raw.get_secret_value()) if url else "***"
             elif value is None and key == "encryption_key":
                 values[key] = "(generated in the data folder)"
         out[group] = values

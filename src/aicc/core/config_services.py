@@ -126,3 +126,31 @@ class IntegrationSettings(BaseSettings):
         ]
     )
     """Payload and result fields every integration masks in its message log."""
+
+
+class MonitoringSettings(BaseSettings):
+    """Collection, evaluation and publishing of the monitoring service."""
+
+    model_config = _group("AICC_MONITORING_")
+
+    targets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """``name=url`` pairs (comma-separated) of the services to scrape; empty: the other three
+    services of the all-in-one deployment on their configured ports."""
+    scrape_interval: float = Field(15.0, ge=1, le=3600)
+    scrape_timeout: float = Field(5.0, gt=0, le=60)
+    disk_paths: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Mount points whose usage is reported besides the data folder's file system."""
+    eval_interval: float = Field(15.0, ge=0.5, le=3600, validation_alias="AICC_ALERT_EVAL_INTERVAL")
+    cloudwatch_enabled: bool = Field(False, validation_alias="AICC_CLOUDWATCH_ENABLED")
+    cloudwatch_namespace: str = Field(
+        "AICC/ContactCenter", validation_alias="AICC_CLOUDWATCH_NAMESPACE"
+    )
+    metrics_token: SecretStr | None = Field(None, validation_alias="AICC_METRICS_TOKEN")
+    """When set, ``GET /metrics`` of the monitoring service requires this bearer token."""
+
+    @field_validator("targets", "disk_paths", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

@@ -159,6 +159,10 @@ class ServiceBase:
         stream to storage (override)."""
         return {}
 
+    def metrics_token(self) -> str | None:
+        """A bearer token ``GET /metrics`` requires, or None (public, for Prometheus)."""
+        return None
+
     async def refresh_metrics(self) -> None:
         """Bring gauges that describe shared state up to date before ``/metrics`` answers
         (override; keep it cheap)."""
