@@ -34,6 +34,7 @@ async def live_app(app: FastAPI) -> AsyncIterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle stalls
     sock.listen(128)
     config = uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="on", proxy_headers=False
