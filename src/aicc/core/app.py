@@ -104,7 +104,8 @@ def _health_router(service: ServiceBase) -> APIRouter:
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
                 raise Unauthorized("GET /metrics needs the metrics token", code="metrics_token")
         await service.refresh_metrics()
-        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(service.metrics.registry) + service.extra_metrics()
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return router
 

@@ -145,6 +145,10 @@ class MonitoringSettings(BaseSettings):
     cloudwatch_namespace: str = Field(
         "AICC/ContactCenter", validation_alias="AICC_CLOUDWATCH_NAMESPACE"
     )
+    connect_poll_interval: float = Field(15.0, ge=1, le=3600)
+    """Seconds between Amazon Connect polls (when ``CONNECT_INSTANCE_ID`` is set)."""
+    cloudwatch_interval: float = Field(60.0, ge=10, le=3600)
+    """Seconds between CloudWatch publications (when enabled)."""
     metrics_token: SecretStr | None = Field(None, validation_alias="AICC_METRICS_TOKEN")
     """When set, ``GET /metrics`` of the monitoring service requires this bearer token."""
 

@@ -163,6 +163,11 @@ class ServiceBase:
         """A bearer token ``GET /metrics`` requires, or None (public, for Prometheus)."""
         return None
 
+    def extra_metrics(self) -> bytes:
+        """Exposition text appended to ``/metrics`` after the registry's (override; for large
+        families rendered once per update rather than per scrape)."""
+        return b""
+
     async def refresh_metrics(self) -> None:
         """Bring gauges that describe shared state up to date before ``/metrics`` answers
         (override; keep it cheap)."""

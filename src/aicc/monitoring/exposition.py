@@ -40,7 +40,7 @@ class MetricsServer:
     async def start(self) -> None:
         async def metrics(_: Request) -> Response:
             await self.service.refresh_metrics()
-            body = generate_latest(self.service.metrics.registry)
+            body = generate_latest(self.service.metrics.registry) + self.service.extra_metrics()
             return Response(body, media_type=CONTENT_TYPE_LATEST)
 
         async def health(_: Request) -> JSONResponse:
