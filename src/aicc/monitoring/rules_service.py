@@ -1,0 +1,292 @@
+"""Alert rules: stored in the database, the spec's four defaults installed on first start,
+evaluated every ``AICC_ALERT_EVAL_INTERVAL`` by one evaluator per deployment (a periodic task
+that scrapes the watched services, then runs Prometheus' state machine), with each rule's
+state persisted so a restart neither re-fires nor forgets a firing alert."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import generate_latest
+from pydantic import ValidationError
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aicc.core.errors import Conflict, NotFound, ValidationFailed
+from aicc.core.jobs import JobContext, PeriodicTask
+from aicc.monitoring import models
+from aicc.monitoring.alerting import (
+    AlertRule,
+    RuleState,
+    SampleStore,
+    active_alerts,
+    default_rules,
+    evaluate,
+    rules_file,
+)
+from aicc.monitoring.alertmanager import postable_alerts
+from aicc.monitoring.base import MonitoringBase
+
+DEFAULTS_KEY = "default_rules_installed"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_rule(body: Any) -> AlertRule:
+    """A rule from a request body or dict; a 422 naming each bad field."""
+    if isinstance(body, AlertRule):
+        return body
+    try:
+        return AlertRule.model_validate(body)
+    except ValidationError as exc:
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        raise ValidationFailed("Invalid alert rule", details=details) from None
+
+
+class RulesMixin(MonitoringBase):
+    _store: SampleStore | None = None
+
+    @property
+    def samples(self) -> SampleStore:
+        """This process's recent samples (the evaluator's replica holds the history)."""
+        if self._store is None:
+            self._store = SampleStore()
+        return self._store
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        await self._install_defaults()
+
+    def on_scraped(self, service: str, text: str) -> None:
+        super().on_scraped(service, text)
+        self.samples.ingest(text, time.time(), {"service": service})
+
+    def periodic_tasks(self) -> Iterable[PeriodicTask]:
+        every = self.settings.monitoring.eval_interval
+        evaluate_task = PeriodicTask("monitoring.evaluate", every=every, run=self._evaluate_job)
+        return [*super().periodic_tasks(), evaluate_task]
+
+    async def _evaluate_job(self, _: JobContext) -> None:
+        await self.evaluate_rules()
+
+    def known_metrics(self) -> set[str]:
+        """Metric names rules may use: the spec's, and every one scraped so far."""
+        return self.samples.metric_names()
+
+    async def _install_defaults(self) -> None:
+        """The spec's default rules, once per deployment (an operator may change or remove
+        them afterwards; they are not put back)."""
+        database = self.resources.database
+        async with database.locked_transaction("monitoring:default-rules") as conn:
+            found = await conn.execute(
+                select(models.setting.c.key).where(models.setting.c.key == DEFAULTS_KEY)
+            )
+            if found.first() is not None:
+                return
+            at = _now()
+            for rule in default_rules():
+                await _upsert_rule(conn, rule, builtin=True, at=at)
+            await conn.execute(
+                insert(models.setting).values(key=DEFAULTS_KEY, value=True, updated_at=at)
+            )
+
+    async def create_rule(self, body: Any) -> dict[str, Any]:
+        rule = parse_rule(body).resolved(self.known_metrics())
+        async with self.resources.database.transaction() as conn:
+            if await _load_rule(conn, rule.rule_name) is not None:
+                raise Conflict(f"rule {rule.rule_name!r} exists", code="rule_exists")
+            await _upsert_rule(conn, rule, builtin=False, at=_now())
+        return rule.model_dump()
+
+    async def replace_rule(self, name: str, body: Any) -> dict[str, Any]:
+        data = dict(body) if isinstance(body, dict) else parse_rule(body).model_dump()
+        data.setdefault("rule_name", name)
+        rule = parse_rule(data).resolved(self.known_metrics())
+        if rule.rule_name != name:
+            raise ValidationFailed("rule_name cannot change", code="rule_name_mismatch")
+        async with self.resources.database.transaction() as conn:
+            if await _load_rule(conn, name) is None:
+                raise NotFound(f"no rule {name!r}", code="rule_not_found")
+            await _upsert_rule(conn, rule, builtin=False, at=_now())
+            await conn.execute(
+                delete(models.rule_state).where(models.rule_state.c.rule_name == name)
+            )
+        return rule.model_dump()
+
+    async def delete_rule(self, name: str) -> None:
+        async with self.resources.database.transaction() as conn:
+            result = await conn.execute(delete(models.rule).where(models.rule.c.name == name))
+            if not result.rowcount:
+                raise NotFound(f"no rule {name!r}", code="rule_not_found")
+            await conn.execute(
+                delete(models.rule_state).where(models.rule_state.c.rule_name == name)
+            )
+
+    async def get_rule(self, name: str) -> dict[str, Any]:
+        async with self.resources.database.connect() as conn:
+            rule = await _load_rule(conn, name)
+        if rule is None:
+            raise NotFound(f"no rule {name!r}", code="rule_not_found")
+        return rule.model_dump()
+
+    async def list_rules(self) -> list[AlertRule]:
+        async with self.resources.database.connect() as conn:
+            rows = await conn.execute(select(models.rule.c.definition).order_by(models.rule.c.name))
+            return [AlertRule.model_validate(row[0]) for row in rows]
+
+    async def export_rules(self) -> str:
+        """The rules as a Prometheus rules file (``promtool check rules`` accepts it)."""
+        return rules_file(await self.list_rules())
+
+    async def evaluate_rules(self, now: float | None = None) -> dict[str, Any]:
+        """One evaluation cycle: scrape, evaluate every rule, persist states and history,
+        hand firing and resolved alerts to notification. Returns a summary."""
+        await self.scrape()
+        at = time.time() if now is None else now
+        own = generate_latest(self.metrics.registry).decode()
+        self.samples.ingest(own, at, {"service": "monitoring"})
+        rules = await self.list_rules()
+        database = self.resources.database
+        async with database.connect() as conn:
+            rows = await conn.execute(select(models.rule_state))
+            states = {r.rule_name: RuleState.from_dict(r.state) for r in rows}
+        interval = self.settings.monitoring.eval_interval
+        outgoing: list[dict[str, Any]] = []
+        receivers: dict[str, list[str]] = {}
+        history: list[dict[str, Any]] = []
+        new_states: dict[str, dict[str, Any]] = {}
+        for rule in rules:
+            result = evaluate(rule, self.samples, states.get(rule.rule_name), at, interval=interval)
+            new_states[rule.rule_name] = result.state.to_dict()
+            for sent in result.to_send:
+                outgoing.append(sent.to_alertmanager())
+                if rule.channels:
+                    receivers[sent.fingerprint] = list(rule.channels)
+            history.extend(
+                {
+                    "rule_name": t.rule_name,
+                    "fingerprint": t.fingerprint,
+                    "level": rule.level,
+                    "labels": t.labels,
+                    "from_state": t.from_state,
+                    "to_state": t.to_state,
+                    "value": t.value if t.value == t.value else None,
+                    "at": datetime.fromtimestamp(t.at, UTC),
+                }
+                for t in result.transitions
+            )
+        async with database.transaction() as conn:
+            await _save_states(conn, new_states)
+            if history:
+                await conn.execute(insert(models.history), history)
+        if outgoing:
+            alerts, _ = postable_alerts(outgoing, at)
+            await self.dispatch_alerts(alerts, receivers)
+        return {"rules": len(rules), "sent": len(outgoing), "transitions": len(history)}
+
+    async def current_alerts(self) -> list[dict[str, Any]]:
+        """Pending and firing alerts of every rule, as last evaluated."""
+        async with self.resources.database.connect() as conn:
+            rows = await conn.execute(select(models.rule_state))
+            states = [RuleState.from_dict(r.state) for r in rows]
+        found = [a.to_dict() for state in states for a in active_alerts(state)]
+        return sorted(found, key=lambda a: (a["rule_name"], a["fingerprint"]))
+
+    async def alert_history(
+        self,
+        *,
+        rule_name: str | None = None,
+        level: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        t = models.history
+        query = select(t).order_by(t.c.at.desc(), t.c.id.desc()).limit(limit)
+        if rule_name:
+            query = query.where(t.c.rule_name == rule_name)
+        if level:
+            query = query.where(t.c.level == level.lower())
+        if since:
+            query = query.where(t.c.at >= since)
+        if until:
+            query = query.where(t.c.at < until)
+        async with self.resources.database.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            {
+                "rule_name": r.rule_name,
+                "fingerprint": r.fingerprint,
+                "level": r.level,
+                "labels": r.labels,
+                "from": r.from_state,
+                "to": r.to_state,
+                "value": r.value,
+                "at": r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC),
+            }
+            for r in rows
+        ]
+
+
+async def _load_rule(conn: AsyncConnection, name: str) -> AlertRule | None:
+    found = await conn.execute(select(models.rule.c.definition).where(models.rule.c.name == name))
+    row = found.first()
+    return AlertRule.model_validate(row[0]) if row is not None else None
+
+
+async def _upsert_rule(
+    conn: AsyncConnection, rule: AlertRule, *, builtin: bool, at: datetime
+) -> None:
+    definition = rule.model_dump(mode="json")
+    exists = await conn.execute(
+        select(models.rule.c.name).where(models.rule.c.name == rule.rule_name)
+    )
+    if exists.first() is None:
+        await conn.execute(
+            insert(models.rule).values(
+                name=rule.rule_name,
+                definition=definition,
+                builtin=builtin,
+                version=1,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        return
+    await conn.execute(
+        update(models.rule)
+        .where(models.rule.c.name == rule.rule_name)
+        .values(
+            definition=definition,
+            builtin=builtin,
+            version=models.rule.c.version + 1,
+            updated_at=at,
+        )
+    )
+
+
+async def _save_states(conn: AsyncConnection, states: dict[str, dict[str, Any]]) -> None:
+    if not states:
+        return
+    at = _now()
+    rows = [{"rule_name": name, "state": state, "updated_at": at} for name, state in states.items()]
+    postgres = conn.dialect.name == "postgresql"
+    statement = (
+        postgresql.insert(models.rule_state) if postgres else sqlite.insert(models.rule_state)
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["rule_name"],
+            set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
+        ),
+        rows,
+    )
