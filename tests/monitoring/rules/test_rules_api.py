@@ -3,6 +3,7 @@ machine run by the evaluator with its state kept across a restart, history and e
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import shutil
@@ -156,7 +157,7 @@ async def test_the_export_is_a_prometheus_rules_file(tmp_path: Path) -> None:
         pytest.skip("promtool is not installed (apt-get install prometheus)")
     path = tmp_path / "rules.yml"
     path.write_text(exported.text)
-    checked = subprocess.run(
-        [promtool, "check", "rules", str(path)], capture_output=True, text=True
+    checked = await asyncio.to_thread(
+        subprocess.run, [promtool, "check", "rules", str(path)], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
