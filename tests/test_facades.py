@@ -44,10 +44,16 @@ async def test_start_and_stop_on_embedded_defaults(
 
 @pytest.mark.parametrize("facade", FACADES, ids=lambda f: f.name)
 async def test_spec_config_dict_on_a_fresh_postgres_with_redis(
-    facade: type[ServiceBase], postgres_url: str, redis_url: str, tmp_path: Path
+    facade: type[ServiceBase],
+    postgres_url: str,
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The spec's config dicts, as it writes them, on an empty database: the schema is
     created at start."""
+    # The monitoring example names a Connect instance, so its poller starts: keep it here.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", "http://127.0.0.1:9")
     config: dict[str, object] = {
         "database_url": postgres_url,
         "redis_url": redis_url,

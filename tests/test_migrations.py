@@ -12,6 +12,7 @@ from aicc.core.jobs import models as job_tables
 from aicc.core.keys import models as key_tables
 from aicc.core.migrate import upgrade
 from aicc.integration import models as integration_tables
+from aicc.monitoring import alert_models as monitoring_alert_tables
 from aicc.monitoring import models as monitoring_tables
 from aicc.recording import models as recording_tables
 
@@ -21,6 +22,7 @@ DECLARING_MODULES = (
     integration_tables,
     job_tables,
     key_tables,
+    monitoring_alert_tables,
     monitoring_tables,
     recording_tables,
 )

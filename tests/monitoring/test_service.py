@@ -39,8 +39,14 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Any:
 
 
 async def test_the_spec_example_serves_prometheus_metrics_on_its_port(
-    database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+    database_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The example names a Connect instance, so its poller starts: keep it on this machine.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", "http://127.0.0.1:9")
     port = free_port()
     config = {
         "database_url": database_url,

@@ -8,7 +8,7 @@ Amazon Connect), all built on this base.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -108,9 +108,14 @@ class MonitoringBase(ServiceBase):
     def on_scraped(self, service: str, text: str) -> None:
         """Hook: a watched service's ``/metrics`` text, just scraped (for rule evaluation)."""
 
-    async def dispatch_alerts(self, alerts: list[Any]) -> None:
+    async def dispatch_alerts(
+        self,
+        alerts: list[Any],
+        extra_receivers: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         """Hook: alerts (Alertmanager ``Alert`` objects) to route, group, silence and notify;
-        the notification mixin implements it."""
+        ``extra_receivers`` maps an alert's fingerprint to the ``channels`` of the rule that
+        raised it. The notification mixin (``dispatch.AlertDispatch``) implements it."""
 
     async def services_health(self) -> dict[str, Any]:
         """Each watched service's last scrape, readiness and backends, plus this service."""

@@ -53,7 +53,11 @@ def parse_rule(body: Any) -> AlertRule:
 
 
 class RulesMixin(MonitoringBase):
+    """Rules, and the evaluator that scrapes the watched services itself (every
+    ``AICC_MONITORING_SCRAPE_INTERVAL``) so the samples it evaluates are in its own process."""
+
     _store: SampleStore | None = None
+    _scraped_at = float("-inf")
 
     @property
     def samples(self) -> SampleStore:
@@ -73,7 +77,8 @@ class RulesMixin(MonitoringBase):
     def periodic_tasks(self) -> Iterable[PeriodicTask]:
         every = self.settings.monitoring.eval_interval
         evaluate_task = PeriodicTask("monitoring.evaluate", every=every, run=self._evaluate_job)
-        return [*super().periodic_tasks(), evaluate_task]
+        inherited = [t for t in super().periodic_tasks() if t.name != "monitoring.scrape"]
+        return [*inherited, evaluate_task]
 
     async def _evaluate_job(self, _: JobContext) -> None:
         await self.evaluate_rules()
@@ -108,6 +113,8 @@ class RulesMixin(MonitoringBase):
         return rule.model_dump()
 
     async def replace_rule(self, name: str, body: Any) -> dict[str, Any]:
+        """Replace a rule; its alerts carry on (an alert the new condition no longer holds
+        resolves at the next evaluation, and is notified as resolved)."""
         data = dict(body) if isinstance(body, dict) else parse_rule(body).model_dump()
         data.setdefault("rule_name", name)
         rule = parse_rule(data).resolved(self.known_metrics())
@@ -117,9 +124,6 @@ class RulesMixin(MonitoringBase):
             if await _load_rule(conn, name) is None:
                 raise NotFound(f"no rule {name!r}", code="rule_not_found")
             await _upsert_rule(conn, rule, builtin=False, at=_now())
-            await conn.execute(
-                delete(models.rule_state).where(models.rule_state.c.rule_name == name)
-            )
         return rule.model_dump()
 
     async def delete_rule(self, name: str) -> None:
@@ -150,8 +154,13 @@ class RulesMixin(MonitoringBase):
     async def evaluate_rules(self, now: float | None = None) -> dict[str, Any]:
         """One evaluation cycle: scrape, evaluate every rule, persist states and history,
         hand firing and resolved alerts to notification. Returns a summary."""
-        await self.scrape()
+        interval = self.settings.monitoring.eval_interval
         at = time.time() if now is None else now
+        if time.monotonic() - self._scraped_at >= self.settings.monitoring.scrape_interval:
+            self._scraped_at = time.monotonic()
+            for status in await self.scrape():
+                if not status.up:
+                    self.samples.target_down({"service": status.name}, at)
         own = generate_latest(self.metrics.registry).decode()
         self.samples.ingest(own, at, {"service": "monitoring"})
         rules = await self.list_rules()
@@ -159,13 +168,21 @@ class RulesMixin(MonitoringBase):
         async with database.connect() as conn:
             rows = await conn.execute(select(models.rule_state))
             states = {r.rule_name: RuleState.from_dict(r.state) for r in rows}
-        interval = self.settings.monitoring.eval_interval
+        coverage = 2 * self.settings.monitoring.scrape_interval
         outgoing: list[dict[str, Any]] = []
         receivers: dict[str, list[str]] = {}
         history: list[dict[str, Any]] = []
         new_states: dict[str, dict[str, Any]] = {}
         for rule in rules:
-            result = evaluate(rule, self.samples, states.get(rule.rule_name), at, interval=interval)
+            state = states.get(rule.rule_name)
+            result = evaluate(
+                rule,
+                self.samples,
+                state,
+                at,
+                interval=interval,
+                min_coverage=coverage if _carried(state, self.samples) else 0.0,
+            )
             new_states[rule.rule_name] = result.state.to_dict()
             for sent in result.to_send:
                 outgoing.append(sent.to_alertmanager())
@@ -235,6 +252,20 @@ class RulesMixin(MonitoringBase):
             }
             for r in rows
         ]
+
+
+def _carried(state: RuleState | None, store: SampleStore) -> bool:
+    """A firing alert that fired before this process had samples (a restart, another
+    replica's evaluation): wait for enough samples before deciding it has ended."""
+    began = store.first_write_at
+    return (
+        state is not None
+        and began is not None
+        and any(
+            a.state == "firing" and a.fired_at is not None and a.fired_at < began
+            for a in state.alerts.values()
+        )
+    )
 
 
 async def _load_rule(conn: AsyncConnection, name: str) -> AlertRule | None:

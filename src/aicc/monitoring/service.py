@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from aicc.monitoring.base import MonitoringBase
+from aicc.monitoring.alert_views import AlertViews
+from aicc.monitoring.dispatch import AlertDispatch
+from aicc.monitoring.notify_channels import NotificationChannels
+from aicc.monitoring.publishing import CloudWatchMixin
+from aicc.monitoring.rules_service import RulesMixin
+from aicc.monitoring.silencing import SilencesAndRouting
 
 
-class MonitoringService(MonitoringBase):
+class MonitoringService(
+    RulesMixin,
+    NotificationChannels,
+    SilencesAndRouting,
+    AlertViews,
+    AlertDispatch,
+    CloudWatchMixin,
+):
     """System, application, database and contact-center metrics, Prometheus exposition and
     alerting.
 
