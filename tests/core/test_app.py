@@ -55,7 +55,9 @@ def _router() -> APIRouter:
 
 
 def _settings(tmp_path: Path, **overrides: object) -> Settings:
-    return load_settings({"data_dir": str(tmp_path / "var"), **overrides}, env_file=None)
+    """The monitoring service as a plain app: its background jobs stay off."""
+    settings = {"data_dir": str(tmp_path / "var"), "jobs.enabled": False, **overrides}
+    return load_settings(settings, env_file=None)
 
 
 @pytest.fixture

@@ -59,7 +59,12 @@ async def served(
     database_url: str, tmp_path: Path
 ) -> AsyncIterator[tuple[httpx2.AsyncClient, SeenAtResponseStart]]:
     settings = load_settings(
-        {"database_url": database_url, "data_dir": str(tmp_path), "server.auto_migrate": True},
+        {
+            "database_url": database_url,
+            "data_dir": str(tmp_path),
+            "server.auto_migrate": True,
+            "jobs.enabled": False,
+        },
         env_file=None,
     )
     service = MonitoringService(settings=settings)
