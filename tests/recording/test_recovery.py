@@ -49,7 +49,7 @@ class TestSweep:
         rid = await _live(recording)
         assert await recording.service.sweep_live() == 0, "still within the idle timeout"
         await _age(recording, rid, last_audio_at=datetime.now(UTC) - timedelta(minutes=6))
-        assert await recording.service.sweep_live() == 1
+        assert await recording.service.sweep_live() <= 1  # the periodic sweep may be first
         metadata = await recording.service.wait_finalized(rid, 20)
         assert metadata["status"] == "completed" and metadata["ended_by"] == "idle"
         assert metadata["recovered"] is False and metadata["duration_seconds"] == 1.0
@@ -58,7 +58,7 @@ class TestSweep:
         rid = await _live(recording)
         long_ago = datetime.now(UTC) - timedelta(minutes=2)
         await _age(recording, rid, owner="gone:1:x", owner_seen_at=long_ago, last_audio_at=long_ago)
-        assert await recording.service.sweep_live() == 1
+        assert await recording.service.sweep_live() <= 1  # the periodic sweep may be first
         metadata = await recording.service.wait_finalized(rid, 20)
         assert metadata["ended_by"] == "recovered" and metadata["recovered"] is True
         download = await recording.http.get(f"/recordings/{rid}/download", headers=SUPERVISOR)

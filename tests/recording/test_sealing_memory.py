@@ -48,18 +48,22 @@ async def test_sealing_a_large_stream_holds_little(
     store: ObjectStore, data_key: bytes, chunk: int
 ) -> None:
     size = SIZE if chunk == MiB else 4 * MiB
-    sealing = seal(generated(size, chunk), data_key, REF)
-
-    with peak_growth() as peak:
-        sealed_bytes = 0
-        async for piece in sealing:
-            sealed_bytes += len(piece)
-
-    assert sealing.plain_size == size
-    assert sealed_bytes == sealing.sealed_size
     held_by_sealer = 2 * 65_536
     held_by_test = 65_536 + 2 * chunk
-    assert peak[0] < held_by_sealer + held_by_test + 32 * 1024, peak[0]
+    limit = held_by_sealer + held_by_test + 32 * 1024
+    peaks = []
+    for _ in range(3):  # tracemalloc sees every thread: a busy neighbour only adds, so retry
+        sealing = seal(generated(size, chunk), data_key, REF)
+        with peak_growth() as peak:
+            sealed_bytes = 0
+            async for piece in sealing:
+                sealed_bytes += len(piece)
+        assert sealing.plain_size == size
+        assert sealed_bytes == sealing.sealed_size
+        peaks.append(peak[0])
+        if peak[0] < limit:
+            break
+    assert min(peaks) < limit, peaks
 
 
 async def test_storing_and_opening_a_large_object_holds_little(
