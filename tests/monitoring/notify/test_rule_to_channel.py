@@ -4,6 +4,7 @@ resolution follows when the condition ends."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -55,3 +56,29 @@ async def test_a_firing_rule_notifies_its_channel_then_resolves(
     await monitoring.service.evaluate_rules()
     await monitoring.service.flush_groups()
     await wait_for(lambda: any(b["status"] == "resolved" for b in receiver.bodies), timeout=15)
+
+
+async def test_an_alert_is_notified_within_a_second_of_its_for_period_ending(
+    tmp_path: Path, receiver: FakeReceiver
+) -> None:
+    settings = monitoring_settings(tmp_path, {}, **{"monitoring.eval_interval": 30})
+    app = create_app(settings)
+    async with serve_app(app) as http:
+        deployment = Deployment(app.state.aicc_service, app, http)
+        await add_webhook(deployment, "hook", f"{receiver.url}/alerts")
+        await set_routing(deployment, {"route": {"receiver": "hook", "group_wait": "0s"}})
+        rule = {
+            "rule_name": "memory_for_two_seconds",
+            "metric": "memory_usage_percent",
+            "threshold": 0,
+            "operator": ">",
+            "level": "warning",
+            "for_seconds": 2,
+        }
+        assert (await http.post("/alerts/rules", json=rule, headers=ADMIN)).status_code == 201
+        started = time.time()
+        await deployment.service.evaluate_rules(now=started)
+        await wait_for(lambda: bool(receiver.bodies), timeout=10)
+        arrived = time.time()
+    assert receiver.bodies[0]["alerts"][0]["labels"]["alertname"] == "memory_for_two_seconds"
+    assert 2.0 <= arrived - started < 3.0, "notified within a second of the for period's end"
