@@ -10,7 +10,6 @@ from aicc.core.outgoing import BlockReason, UrlNotAllowed, check_user_url
 from aicc.core.tokens import Principal
 from aicc.integration import messages, store
 from aicc.integration.base import IntegrationBase, validated
-from aicc.integration.breaker import Breaker
 from aicc.integration.connectors.base import Connector, ProviderError
 from aicc.integration.schemas import IntegrationConfig, IntegrationOptions, IntegrationUpdate
 from aicc.integration.store import IntegrationRow
@@ -123,7 +122,7 @@ class RegistrationMixin(IntegrationBase):
             row = await store.fetch(conn, integration_id)
         if credentials:
             await self.tokens.forget(integration_id)
-            await Breaker(self.resources.cache).reset(integration_id)
+            await self.caller.breaker.reset(integration_id)
         self.forget_target(integration_id)
         self._reauth_gauge(row)
         return await self._view(row)
@@ -136,7 +135,7 @@ class RegistrationMixin(IntegrationBase):
             await store.remove(conn, integration_id)
             await self.vault.destroy(conn, integration_id)
         await self.tokens.forget(integration_id)
-        await Breaker(self.resources.cache).reset(integration_id)
+        await self.caller.breaker.reset(integration_id)
         self.forget_target(integration_id)
         self.integration_metrics.forget(integration_id)
 
@@ -190,9 +189,7 @@ class RegistrationMixin(IntegrationBase):
         )
 
     async def _breaker_state(self, row: IntegrationRow) -> str:
-        state = await Breaker(self.resources.cache).state(
-            row.id, threshold=row.options.breaker_threshold
-        )
+        state = await self.caller.breaker.state(row.id, threshold=row.options.breaker_threshold)
         return state.name.lower()
 
     async def refresh_metrics(self) -> None:
@@ -206,7 +203,7 @@ class RegistrationMixin(IntegrationBase):
             rows = await store.listing(conn)
             dead = await messages.dead_counts(conn)
         gauges = self.integration_metrics
-        breaker = Breaker(self.resources.cache)
+        breaker = self.caller.breaker
         for row in rows:
             gauges.dead_letters.labels(row.id).set(dead.get(row.id, 0))
             self._reauth_gauge(row)

@@ -14,17 +14,15 @@ from urllib.parse import urlsplit
 import httpx2
 
 from aicc.core.errors import ValidationFailed
-from aicc.integration.connectors.args import CheckedMethod, invalid
 from aicc.integration.connectors.base import (
     CallContext,
     Connector,
     IntegrationType,
-    Param,
     ProviderError,
     Token,
     customer,
-    methods,
 )
+from aicc.integration.connectors.crm import CrmWording, crm_methods
 from aicc.integration.connectors.http import by_status, json_body, oauth_token, send
 
 API_VERSION = "v9.2"
@@ -32,73 +30,26 @@ LOGIN_URL = "https://login.microsoftonline.com"
 CONTACT_FIELDS = ("contactid", "fullname", "emailaddress1", "telephone1", "mobilephone")
 PRIORITIES = {"high": 1, "medium": 2, "low": 3}
 CASE_ORIGIN_PHONE = 1
-MAX_RESULTS = 100
 _ENTITY_ID = re.compile(r"\(([0-9a-fA-F-]{36})\)$")
 
 
-def _check(args: Mapping[str, Any]) -> None:
-    if "customer_id" in args:
-        try:
-            uuid.UUID(args["customer_id"])
-        except ValueError:
-            raise invalid("customer_id", "must be a GUID") from None
-    _check_common(args)
+def _id_problem(record_id: str) -> str | None:
+    try:
+        uuid.UUID(record_id)
+    except ValueError:
+        return "must be a GUID"
+    return None
 
 
-def _check_common(args: Mapping[str, Any]) -> None:
-    if not 1 <= args.get("limit", 1) <= MAX_RESULTS:
-        raise invalid("limit", f"must be between 1 and {MAX_RESULTS}")
-    if args.get("duration_seconds", 0) < 0:
-        raise invalid("duration_seconds", "must not be negative")
-    if args.get("fields") == {}:
-        raise invalid("fields", "must name at least one field")
-
-
-CUSTOMER_ID = Param("customer_id", description="contactid (a GUID)")
-CRM_METHODS = methods(
-    CheckedMethod(
-        "get_customer_info", (CUSTOMER_ID,), safe=True, check=_check, description="Read a contact"
-    ),
-    CheckedMethod(
-        "search_customer",
-        (
-            Param("phone", required=False),
-            Param("email", required=False),
-            Param("limit", "integer", required=False, description="1-100, default 20"),
-        ),
-        check=_check,
-        safe=True,
-        one_of=(("phone", "email"),),
-        description="Contacts whose telephone1 and/or emailaddress1 equal the values given",
-    ),
-    CheckedMethod(
-        "log_interaction",
-        (
-            CUSTOMER_ID,
-            Param("subject"),
-            Param("description"),
-            Param("direction", choices=("inbound", "outbound")),
-            Param("duration_seconds", "integer"),
-            Param("recording_id", required=False),
-        ),
-        check=_check,
-        description="Log a phone call activity regarding the contact",
-    ),
-    CheckedMethod(
-        "update_customer",
-        (CUSTOMER_ID, Param("fields", "object", description="Contact column names and values")),
-        check=_check,
-    ),
-    CheckedMethod(
-        "create_case",
-        (
-            CUSTOMER_ID,
-            Param("subject"),
-            Param("description"),
-            Param("priority", required=False, choices=tuple(PRIORITIES)),
-        ),
-        check=_check,
-        description="Open a case (incident) for the contact (priority defaults to medium)",
+CRM_METHODS = crm_methods(
+    _id_problem,
+    CrmWording(
+        customer_id="contactid (a GUID)",
+        read="Read a contact",
+        search="Contacts whose telephone1 and/or emailaddress1 equal the values given",
+        log="Log a phone call activity regarding the contact",
+        fields="Contact column names and values",
+        case="Open a case (incident) for the contact (priority defaults to medium)",
     ),
 )
 

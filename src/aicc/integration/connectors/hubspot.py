@@ -22,20 +22,18 @@ import httpx2
 import orjson
 
 from aicc.core.errors import ValidationFailed
-from aicc.integration.connectors.args import CheckedMethod, invalid
 from aicc.integration.connectors.base import (
     CallContext,
     Connector,
     IntegrationType,
-    Param,
     ProviderError,
     Token,
     WebhookEvent,
     WebhookRejected,
     WebhookRequest,
     customer,
-    methods,
 )
+from aicc.integration.connectors.crm import CrmWording, crm_methods
 from aicc.integration.connectors.http import Classifier, by_status, json_body, oauth_token, send
 
 API_URL = "https://api.hubapi.com"
@@ -43,7 +41,6 @@ CONTACT_PROPERTIES = ("firstname", "lastname", "email", "phone", "mobilephone")
 PRIORITIES = {"low": "LOW", "medium": "MEDIUM", "high": "HIGH"}
 NOTE_TO_CONTACT = 202
 TICKET_TO_CONTACT = 16
-MAX_RESULTS = 100
 SIGNATURE_MAX_AGE_MS = 300_000
 _URI_DECODES = {
     "%3A": ":",
@@ -62,67 +59,21 @@ _URI_DECODES = {
 """Characters HubSpot decodes in the request URI before signing it (v3)."""
 
 
-def _check(args: Mapping[str, Any]) -> None:
-    record_id = args.get("customer_id", "0")
-    if not (record_id.isascii() and record_id.isdigit() and len(record_id) <= 20):
-        raise invalid("customer_id", "must be a HubSpot record id (digits)")
-    _check_common(args)
+def _id_problem(record_id: str) -> str | None:
+    if record_id.isascii() and record_id.isdigit() and len(record_id) <= 20:
+        return None
+    return "must be a HubSpot record id (digits)"
 
 
-def _check_common(args: Mapping[str, Any]) -> None:
-    if not 1 <= args.get("limit", 1) <= MAX_RESULTS:
-        raise invalid("limit", f"must be between 1 and {MAX_RESULTS}")
-    if args.get("duration_seconds", 0) < 0:
-        raise invalid("duration_seconds", "must not be negative")
-    if args.get("fields") == {}:
-        raise invalid("fields", "must name at least one field")
-
-
-CUSTOMER_ID = Param("customer_id", description="Contact record id")
-CRM_METHODS = methods(
-    CheckedMethod(
-        "get_customer_info", (CUSTOMER_ID,), safe=True, check=_check, description="Read a contact"
-    ),
-    CheckedMethod(
-        "search_customer",
-        (
-            Param("phone", required=False),
-            Param("email", required=False),
-            Param("limit", "integer", required=False, description="1-100, default 20"),
-        ),
-        check=_check,
-        safe=True,
-        one_of=(("phone", "email"),),
-        description="Contacts whose phone and/or email equal the values given",
-    ),
-    CheckedMethod(
-        "log_interaction",
-        (
-            CUSTOMER_ID,
-            Param("subject"),
-            Param("description"),
-            Param("direction", choices=("inbound", "outbound")),
-            Param("duration_seconds", "integer"),
-            Param("recording_id", required=False),
-        ),
-        check=_check,
-        description="Log a call as a note on the contact",
-    ),
-    CheckedMethod(
-        "update_customer",
-        (CUSTOMER_ID, Param("fields", "object", description="Contact property names and values")),
-        check=_check,
-    ),
-    CheckedMethod(
-        "create_case",
-        (
-            CUSTOMER_ID,
-            Param("subject"),
-            Param("description"),
-            Param("priority", required=False, choices=tuple(PRIORITIES)),
-        ),
-        check=_check,
-        description="Open a ticket for the contact (priority defaults to medium)",
+CRM_METHODS = crm_methods(
+    _id_problem,
+    CrmWording(
+        customer_id="Contact record id",
+        read="Read a contact",
+        search="Contacts whose phone and/or email equal the values given",
+        log="Log a call as a note on the contact",
+        fields="Contact property names and values",
+        case="Open a ticket for the contact (priority defaults to medium)",
     ),
 )
 

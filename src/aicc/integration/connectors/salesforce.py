@@ -19,17 +19,15 @@ import httpx2
 import jwt
 
 from aicc.core.errors import ValidationFailed
-from aicc.integration.connectors.args import CheckedMethod, invalid
 from aicc.integration.connectors.base import (
     CallContext,
     Connector,
     IntegrationType,
-    Param,
     ProviderError,
     Token,
     customer,
-    methods,
 )
+from aicc.integration.connectors.crm import CrmWording, crm_methods
 from aicc.integration.connectors.http import by_status, json_body, oauth_token, send
 
 API_VERSION = "v62.0"
@@ -39,7 +37,6 @@ LIMIT_WAIT = 300.0
 """``REQUEST_LIMIT_EXCEEDED`` is a rolling 24-hour org limit: retrying in seconds is useless."""
 CONTACT_FIELDS = ("Id", "Name", "Email", "Phone", "MobilePhone", "AccountId")
 PRIORITIES = {"low": "Low", "medium": "Medium", "high": "High"}
-MAX_RESULTS = 100
 
 _RECORD_ID = re.compile(r"[A-Za-z0-9]{1,18}")
 _SOQL_ESCAPES = {
@@ -54,66 +51,21 @@ _SOQL_ESCAPES = {
 }
 
 
-def _check(args: Mapping[str, Any]) -> None:
-    if "customer_id" in args and not _RECORD_ID.fullmatch(args["customer_id"]):
-        raise invalid("customer_id", "must be a Salesforce Id (up to 18 letters and digits)")
-    _check_common(args)
+def _id_problem(record_id: str) -> str | None:
+    if _RECORD_ID.fullmatch(record_id):
+        return None
+    return "must be a Salesforce Id (up to 18 letters and digits)"
 
 
-def _check_common(args: Mapping[str, Any]) -> None:
-    if not 1 <= args.get("limit", 1) <= MAX_RESULTS:
-        raise invalid("limit", f"must be between 1 and {MAX_RESULTS}")
-    if args.get("duration_seconds", 0) < 0:
-        raise invalid("duration_seconds", "must not be negative")
-    if args.get("fields") == {}:
-        raise invalid("fields", "must name at least one field")
-
-
-CUSTOMER_ID = Param("customer_id", description="Contact Id")
-CRM_METHODS = methods(
-    CheckedMethod(
-        "get_customer_info", (CUSTOMER_ID,), safe=True, check=_check, description="Read a Contact"
-    ),
-    CheckedMethod(
-        "search_customer",
-        (
-            Param("phone", required=False),
-            Param("email", required=False),
-            Param("limit", "integer", required=False, description="1-100, default 20"),
-        ),
-        check=_check,
-        safe=True,
-        one_of=(("phone", "email"),),
-        description="Contacts whose Phone and/or Email equal the values given",
-    ),
-    CheckedMethod(
-        "log_interaction",
-        (
-            CUSTOMER_ID,
-            Param("subject"),
-            Param("description"),
-            Param("direction", choices=("inbound", "outbound")),
-            Param("duration_seconds", "integer"),
-            Param("recording_id", required=False),
-        ),
-        check=_check,
-        description="Log a completed call as a Task",
-    ),
-    CheckedMethod(
-        "update_customer",
-        (CUSTOMER_ID, Param("fields", "object", description="Contact field names and values")),
-        check=_check,
-    ),
-    CheckedMethod(
-        "create_case",
-        (
-            CUSTOMER_ID,
-            Param("subject"),
-            Param("description"),
-            Param("priority", required=False, choices=tuple(PRIORITIES)),
-        ),
-        check=_check,
-        description="Open a Case for the Contact (priority defaults to medium)",
+CRM_METHODS = crm_methods(
+    _id_problem,
+    CrmWording(
+        customer_id="Contact Id",
+        read="Read a Contact",
+        search="Contacts whose Phone and/or Email equal the values given",
+        log="Log a completed call as a Task",
+        fields="Contact field names and values",
+        case="Open a Case for the Contact (priority defaults to medium)",
     ),
 )
 
