@@ -23,6 +23,7 @@ from aicc.core.secrets import encryption_key
 from aicc.core.service import Backend, ServiceBase
 from aicc.core.tokens import Principal
 from aicc.recording.catalog import insert_item, new_id, object_ref, sees_everything
+from aicc.recording.metrics import RecordingMetrics
 from aicc.recording.spool_writer import SpoolWriter
 
 M = TypeVar("M", bound=BaseModel)
@@ -50,6 +51,13 @@ class RecordingBase(ServiceBase):
 
     _stream_key: bytes | None = None
     _spool_writer: SpoolWriter | None = None
+    _recording_metrics: RecordingMetrics | None = None
+
+    @property
+    def recording_metrics(self) -> RecordingMetrics:
+        if self._recording_metrics is None:
+            self._recording_metrics = RecordingMetrics(self.metrics.registry)
+        return self._recording_metrics
 
     @property
     def spool_writer(self) -> SpoolWriter:
@@ -86,7 +94,9 @@ class RecordingBase(ServiceBase):
     async def on_start(self) -> None:
         self._stream_key = derive_key(encryption_key(self.settings), "aicc-recording-streams")
         await self.on_recording_started()
-        self._spool_writer = SpoolWriter(self.resources.database)
+        self._spool_writer = SpoolWriter(
+            self.resources.database, stored=self.recording_metrics.live
+        )
         self._spool_writer.start()
 
     async def on_stop(self) -> None:

@@ -77,6 +77,7 @@ class ImportMixin(DownloadMixin):
         except BaseException:
             await self._forget(recording_id, source)
             raise
+        self.recording_metrics.imported(sealing.plain_size)
         target = body.format or info.format or self.settings.recording.format
         keep = info.format == target
         async with self.resources.database.transaction() as conn:

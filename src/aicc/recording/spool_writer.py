@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +45,11 @@ class _Write:
 
 
 class SpoolWriter:
-    def __init__(self, database: Database) -> None:
+    """``stored`` is told how many new bytes each committed batch stored."""
+
+    def __init__(self, database: Database, *, stored: Callable[[int], None] | None = None) -> None:
         self.database = database
+        self._stored = stored
         self._pending: list[_Write] = []
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -116,6 +120,7 @@ class SpoolWriter:
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update()
             rows = {r.id: dict(r._mapping) for r in await conn.execute(query)}
+            before = {rid: int(row["received_bytes"]) for rid, row in rows.items()}
             outcomes: list[dict[str, Any] | BaseException] = []
             spooled: list[dict[str, Any]] = []
             touched: dict[str, dict[str, Any]] = {}
@@ -128,6 +133,10 @@ class SpoolWriter:
                 await conn.execute(insert(models.spool), spooled)
             if touched:
                 await self._advance(conn, touched)
+        if self._stored is not None and touched:
+            self._stored(
+                sum(int(row["received_bytes"]) - before[rid] for rid, row in touched.items())
+            )
         return outcomes
 
     def _transaction(self) -> Any:
