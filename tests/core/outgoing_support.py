@@ -17,6 +17,7 @@ import httpcore2
 
 from aicc.core.config import Settings, load_settings
 from aicc.core.outgoing import IPAddress
+from aicc.core.outgoing.asyncio_backend import AsyncioBackend
 
 Responder = Callable[[str], Awaitable[bytes | None]]
 """Request target -> the raw response to send, or None to never answer."""
@@ -177,7 +178,7 @@ class RecordingBackend(httpcore2.AsyncNetworkBackend):
     def __init__(self, routes: Mapping[str, int] | None = None) -> None:
         self.attempts: list[tuple[str, int]] = []
         self._routes = dict(routes or {})
-        self._sockets = httpcore2.AnyIOBackend()
+        self._sockets = AsyncioBackend()
 
     async def connect_tcp(
         self,

@@ -19,6 +19,7 @@ from aicc.core.outgoing.addresses import (
     IPAddress,
     parse_ip_literal,
 )
+from aicc.core.outgoing.asyncio_backend import AsyncioBackend
 from aicc.core.outgoing.refusals import BlockedDestination
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class GuardedNetworkBackend(httpcore2.AsyncNetworkBackend):
         resolver: HostResolver | None = None,
     ) -> None:
         self._policy = policy
-        self._inner = inner if inner is not None else httpcore2.AnyIOBackend()
+        self._inner = inner if inner is not None else AsyncioBackend()
         self._resolver = resolver if resolver is not None else SystemResolver()
 
     async def connect_tcp(
