@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx2
 
@@ -83,7 +83,7 @@ def free_ports() -> dict[str, int]:
 
 def stack_env(folder: Path, **extra: str) -> dict[str, str]:
     """``aicc_env`` without AWS settings of the developer's that would redirect our clients."""
-    env = aicc_env(folder, **FAST_LOGINS, **extra)
+    env = aicc_env(folder, **{**FAST_LOGINS, **extra})
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "CONNECT_INSTANCE_ID"):
         if name not in extra:
             env.pop(name, None)
@@ -149,14 +149,6 @@ class StandIns:
         except BaseException as exc:
             self._error = exc
             self._ready.set()
-
-    def call(self, function: Any, *args: Any) -> Any:
-        """Run ``function(*args)`` on the stand-ins' loop (they are not thread-safe)."""
-
-        async def run() -> Any:
-            return function(*args)
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=10)
 
     def close(self) -> None:
         if self._stop is not None and self._thread.is_alive():

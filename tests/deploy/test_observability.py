@@ -33,6 +33,9 @@ from tests.deploy.observability_support import (
 )
 from tests.deploy.tools import system_tool
 
+pytestmark = pytest.mark.xdist_group("observability")
+"""One live stack per worker: with ``--dist loadgroup`` every test here runs on one worker."""
+
 ISSUE_TOPICS = {
     "request rate": "aicc_api_requests_total",
     "error rate": 'status=~"5..',
