@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
+from importlib import metadata
 from typing import Any, cast
 
 from aicc import __version__
@@ -24,6 +28,76 @@ from aicc.core.errors import AppError, ConfigError
 from aicc.core.migrate import ensure_schema, upgrade
 from aicc.core.migrate import status as migration_status
 from aicc.core.secrets import ensure_data_dir
+
+DISTRIBUTION = "aicc-common"
+
+
+class MissingExtra(ConfigError):
+    """A command needs a wing whose install extra (its optional dependencies) is missing."""
+
+    def __init__(self, command: str, missing: dict[str, list[str]]) -> None:
+        extras = list(missing)
+        names = sorted({name for names in missing.values() for name in names})
+        noun = "extra" if len(extras) == 1 else "extras"
+        verb = "is" if len(names) == 1 else "are"
+        super().__init__(
+            f"{command} needs the {_and(extras)} {noun} ({_and(names)} {verb} not installed): "
+            f"pip install '{DISTRIBUTION}[{','.join(extras)}]'"
+        )
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+_EXTRA_REQUIREMENT = re.compile(
+    r"""(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)[^;]*;\s*extra\s*==\s*["'](?P<extra>[^"']+)["']\s*"""
+)
+
+
+def _missing_distributions(extra: str) -> list[str]:
+    """The distributions ``extra`` requires (by the installed metadata) that are not installed.
+
+    Only requirements whose whole marker is ``extra == "..."`` are checked; one with more
+    conditions is left to the import check in :func:`_wing`.
+    """
+    try:
+        requirements = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        return []
+    missing = []
+    for requirement in requirements:
+        match = _EXTRA_REQUIREMENT.fullmatch(requirement)
+        if match is None or match["extra"] != extra:
+            continue
+        try:
+            metadata.distribution(match["name"])
+        except metadata.PackageNotFoundError:
+            missing.append(match["name"])
+    return missing
+
+
+def _require_extras(command: str, wings: Sequence[str]) -> None:
+    missing = {wing: names for wing in wings if (names := _missing_distributions(wing))}
+    if missing:
+        raise MissingExtra(command, missing)
+
+
+@contextmanager
+def _wing(command: str, wing: str) -> Iterator[None]:
+    """Fail with :class:`MissingExtra` before, or while, the body imports ``wing``.
+
+    The installed metadata says which distributions are missing; without it (running from a
+    source tree), a third-party module the body's imports cannot find is reported instead.
+    """
+    _require_extras(command, [wing])
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        module = (exc.name or "").partition(".")[0]
+        if not module or module == "aicc":
+            raise
+        raise MissingExtra(command, {wing: [module]}) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,6 +192,17 @@ def _services(args: argparse.Namespace) -> list[ServiceName]:
     return [cast(ServiceName, s) for s in chosen]
 
 
+def _load_services(args: argparse.Namespace) -> list[ServiceName]:
+    """The services to start, each wing imported here so a missing extra is named."""
+    services = _services(args)
+    command = "aicc up" if args.command == "up" else f"aicc serve {args.service}"
+    _require_extras(command, services)
+    for name in services:
+        with _wing(command, name):
+            importlib.import_module(f"aicc.{name}.app")
+    return services
+
+
 async def _db(args: argparse.Namespace, settings: Settings) -> int:
     if settings.embedded_database:
         ensure_data_dir(settings)
@@ -133,7 +218,9 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _auth(args: argparse.Namespace, settings: Settings) -> int:
-    from aicc.auth import commands as auth_commands
+    command = "aicc auth rotate-keys" if args.command == "auth" else "aicc users create"
+    with _wing(command, "auth"):
+        from aicc.auth import commands as auth_commands
 
     if args.command == "auth":
         result = await auth_commands.rotate_keys(settings)
@@ -188,7 +275,8 @@ async def _recording(args: argparse.Namespace, settings: Settings) -> int:
     if args.recording_command == "rotate-key":
         args.keys_command = "rotate"
         return await _keys(args, settings)
-    from aicc.recording import commands as recording_commands
+    with _wing("aicc recording purge", "recording"):
+        from aicc.recording import commands as recording_commands
 
     print(json.dumps(await recording_commands.purge(settings, dry_run=args.dry_run)))
     return 0
@@ -197,11 +285,12 @@ async def _recording(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = _settings(args)
         if args.command in ("up", "serve"):
+            services = _load_services(args)
             from aicc.runner import run_sync
 
-            return run_sync(_services(args), settings)
+            return run_sync(services, _settings(args))
+        settings = _settings(args)
         if args.command == "db":
             return asyncio.run(_db(args, settings))
         if args.command in ("auth", "users"):
@@ -212,6 +301,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_recording(args, settings))
         print(json.dumps(effective_config(settings), indent=2))
         return 0
+    except MissingExtra as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"aicc: {exc}", file=sys.stderr)
         return 2

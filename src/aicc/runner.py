@@ -16,28 +16,41 @@ import sys
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from typing import assert_never
 
 import uvicorn
 from fastapi import FastAPI
 
 from aicc import __version__
-from aicc.auth.app import create_app as create_auth_app
 from aicc.core.config import ServiceName, Settings, check_production
 from aicc.core.errors import ConfigError
 from aicc.core.logging import configure_logging
 from aicc.core.resources import Resources
 from aicc.core.secrets import encryption_key
-from aicc.integration.app import create_app as create_integration_app
-from aicc.monitoring.app import create_app as create_monitoring_app
-from aicc.recording.app import create_app as create_recording_app
 
 AppFactory = Callable[..., FastAPI]
-APP_FACTORIES: dict[ServiceName, AppFactory] = {
-    "monitoring": create_monitoring_app,
-    "recording": create_recording_app,
-    "integration": create_integration_app,
-    "auth": create_auth_app,
-}
+
+
+def app_factory(name: ServiceName) -> AppFactory:
+    """The ``create_app`` of one wing, imported only when that wing is served: each wing's
+    optional dependencies (its install extra) are needed only by the image that runs it."""
+    if name == "monitoring":
+        from aicc.monitoring.app import create_app as monitoring
+
+        return monitoring
+    if name == "recording":
+        from aicc.recording.app import create_app as recording
+
+        return recording
+    if name == "integration":
+        from aicc.integration.app import create_app as integration
+
+        return integration
+    if name == "auth":
+        from aicc.auth.app import create_app as auth
+
+        return auth
+    assert_never(name)
 
 
 class _Server(uvicorn.Server):
@@ -93,7 +106,7 @@ async def run(services: Sequence[ServiceName], settings: Settings) -> int:
     try:
         for name in services:
             sock = _bind(settings.server.host, settings.server.port(name))
-            app = APP_FACTORIES[name](resources=resources)
+            app = app_factory(name)(resources=resources)
             app.state.aicc_service.hold_notices = True
             await app.state.aicc_service.start()
             config = uvicorn.Config(
