@@ -64,13 +64,17 @@ class StreamSession:
         self.row = row
         self.caller = caller
         self.recording_id: str = row["id"]
-        self.offset = offset
+        self.offset: int = int(row["received_bytes"]) if offset is None else offset
+        """Where this client's next byte goes: its ``?offset=``, or the end of the stored audio
+        when it connected. Every write is placed, so bytes that reach this connection after the
+        caller has moved to another (late, from a balancer's buffers) are found already stored
+        instead of being appended after the other connection's audio."""
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.buffer = bytearray()
         self.flush_at = max(1, int(byte_rate(row) * FLUSH_SECONDS))
         self.twilio: twilio.TrackInterleaver | None = None
         self.key = b""
-        self.received = offset or 0
+        self.received = self.offset
         """Bytes acknowledged as stored (the spool's end, as this stream last saw it)."""
         self.heartbeat = min(HEARTBEAT_SECONDS, service.settings.recording.recovery_grace / 3)
 
@@ -165,8 +169,7 @@ class StreamSession:
             data_key=self.key,
             owner=self.owner,
         )
-        if self.offset is not None:
-            self.offset += len(chunk)
+        self.offset += len(chunk)
         self.received = int(ack["received_bytes"])
         if self.twilio is None and not final:
             await self._send({"event": "ack", "received_bytes": ack["received_bytes"]})
