@@ -147,4 +147,4 @@ class TestAuditLog:
             "user_enabled",
             "user_disabled",
         ]
-        assert page["items"][1]["details"] == {"generated": True}
+        assert page["items"][1]["details"] == {"generated": True, "temporary": True}

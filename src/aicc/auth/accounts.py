@@ -205,8 +205,11 @@ class AccountsMixin(AuthBase):
         *,
         caller: Principal | None,
         actor: Actor,
+        temporary: bool = True,
     ) -> str | None:
-        """Set a new password (or generate one, returned once) and end every session."""
+        """Set a new password (or generate one, returned once) and end every session. A
+        ``temporary`` password must be changed at the next sign-in: until then the user's
+        tokens allow only ``POST /auth/password`` (and ``/auth/me``, logout)."""
         generated = new_password is None
         password = new_password or secrets.token_urlsafe(15)
         async with self.resources.database.connect() as conn:
@@ -215,7 +218,11 @@ class AccountsMixin(AuthBase):
         password_hash = await self.hasher.hash(password)
         async with self.resources.database.transaction() as conn:
             await users.update_fields(
-                conn, user_id, password_hash=password_hash, password_changed_at=datetime.now(UTC)
+                conn,
+                user_id,
+                password_hash=password_hash,
+                password_changed_at=datetime.now(UTC),
+                password_change_required=temporary,
             )
             await self.end_user_sessions(conn, user_id, "password_reset")
             await audit.record(
@@ -223,7 +230,7 @@ class AccountsMixin(AuthBase):
                 "password_reset",
                 actor=actor,
                 target_id=user_id,
-                details={"generated": generated},
+                details={"generated": generated, "temporary": temporary},
             )
         await self.guard.unlock(users.username_key(user.username))
         return password if generated else None

@@ -197,6 +197,7 @@ class AuthBase(ServiceBase):
         mfa_enrolled: bool,
         ip_address: str | None,
         user_agent: str | None,
+        password_change: bool = False,
     ) -> dict[str, Any]:
         session_id = await sessions.create(
             conn,
@@ -215,6 +216,7 @@ class AuthBase(ServiceBase):
             amr=amr,
             mfa_enrolled=mfa_enrolled,
             refresh=refresh,
+            password_change=password_change,
         )
 
     def token_pair(
@@ -227,17 +229,21 @@ class AuthBase(ServiceBase):
         amr: str,
         mfa_enrolled: bool,
         refresh: str,
+        password_change: bool = False,
     ) -> dict[str, Any]:
-        """The spec's token response. A user whose role requires MFA but who has not enrolled
-        gets a token that only allows enrolment (no roles)."""
+        """The spec's token response. A user whose password an administrator set gets a token
+        that only allows changing it (``acr`` ``password_change``, no roles); a user whose
+        role requires MFA but who has not enrolled, one that only allows enrolment
+        (``acr`` ``mfa_enroll``, no roles). Refreshing after the change gives full access."""
         enroll_only = self.mfa_required_for(roles) and not mfa_enrolled
+        acr = "password_change" if password_change else "mfa_enroll" if enroll_only else None
         token, expires_in = self.access_token(
             user_id=user_id,
             username=username,
             session_id=session_id,
-            roles=[] if enroll_only else roles,
+            roles=[] if acr else roles,
             amr=amr,
-            acr="mfa_enroll" if enroll_only else None,
+            acr=acr,
         )
         return {
             "access_token": token,

@@ -69,6 +69,7 @@ class LoginMixin(AuthBase):
                 mfa_enrolled=user.totp_secret is not None,
                 ip_address=ip_address,
                 user_agent=user_agent,
+                password_change=bool(user.password_change_required),
             )
             await audit.record(
                 conn,
@@ -178,6 +179,7 @@ class LoginMixin(AuthBase):
                         amr=session.amr,
                         mfa_enrolled=user.totp_secret is not None,
                         refresh=await sessions.issue_refresh_token(conn, session.id),
+                        password_change=bool(user.password_change_required),
                     )
         if reused:
             raise Unauthorized(

@@ -41,6 +41,7 @@ user = Table(
     Column("password_changed_at", Timestamp),
     Column("last_login_at", Timestamp),
     Column("last_login_ip", String(64)),
+    Column("password_change_required", Boolean, nullable=False, default=False),
 )
 
 user_role = Table(

@@ -87,6 +87,7 @@ class MeOut(UserOut):
     permissions: list[str]
     session_id: str
     mfa_enrollment_required: bool
+    password_change_required: bool
 
 
 class ProfileUpdate(Strict):
@@ -110,6 +111,9 @@ class PasswordChange(Strict):
 class PasswordReset(Strict):
     password: Password | None = Field(
         None, description="The new password; omit it to have one generated and returned once"
+    )
+    temporary: bool = Field(
+        True, description="The user must change it at the next sign-in (the default)"
     )
 
 

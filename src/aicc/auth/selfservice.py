@@ -40,6 +40,7 @@ class SelfServiceMixin(AuthBase):
             "permissions": sorted(principal.permissions),
             "session_id": principal.session_id,
             "mfa_enrollment_required": principal.mfa_enrollment_only,
+            "password_change_required": principal.password_change_only,
         }
 
     async def update_me(
@@ -81,7 +82,11 @@ class SelfServiceMixin(AuthBase):
         new_hash = await self.hasher.hash(new)
         async with self.resources.database.transaction() as conn:
             await users.update_fields(
-                conn, user.id, password_hash=new_hash, password_changed_at=datetime.now(UTC)
+                conn,
+                user.id,
+                password_hash=new_hash,
+                password_changed_at=datetime.now(UTC),
+                password_change_required=False,
             )
             await self.end_user_sessions(conn, user.id, "password_changed")
             tokens = await self.start_session(

@@ -38,7 +38,10 @@ async def authenticated_for_enrollment(
 
 
 async def authenticated(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
-    """A valid token with full access (not an MFA-enrollment-only token)."""
+    """A valid token with full access (not an MFA-enrolment-only or password-change-only
+    token)."""
+    if principal.password_change_only:
+        raise Forbidden("Change your password first", code="password_change_required")
     if principal.mfa_enrollment_only:
         raise Forbidden("Enrol MFA before using this route", code="mfa_enrollment_required")
     return principal

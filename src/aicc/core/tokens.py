@@ -48,6 +48,11 @@ class Principal:
     def mfa_enrollment_only(self) -> bool:
         return self.claims.get("acr") == "mfa_enroll"
 
+    @property
+    def password_change_only(self) -> bool:
+        """The password was set by an administrator: only changing it is allowed."""
+        return self.claims.get("acr") == "password_change"
+
 
 KeyLookup = Callable[[str], Awaitable[Any]]
 """kid → a key PyJWT accepts (a ``PyJWK``), or raise Unauthorized."""

@@ -128,7 +128,11 @@ async def reset_password(
 ) -> PasswordResetOut:
     password = body.password if body is not None else None
     generated = await service.reset_password(
-        user_id, password, caller=caller, actor=actor_of(request, caller)
+        user_id,
+        password,
+        caller=caller,
+        actor=actor_of(request, caller),
+        temporary=body.temporary if body is not None else True,
     )
     return PasswordResetOut(generated_password=generated)
 
