@@ -39,8 +39,14 @@ class Health(BaseModel):
     version: str
 
 
-def build_app(service: ServiceBase, routers: Iterable[APIRouter] = ()) -> FastAPI:
-    """The app starts ``service`` in its lifespan and stops it on shutdown."""
+def build_app(
+    service: ServiceBase, routers: Iterable[APIRouter] = (), *, docs: bool = True
+) -> FastAPI:
+    """The app starts ``service`` in its lifespan and stops it on shutdown.
+
+    ``docs=False`` leaves out ``/docs``, ``/redoc`` and ``/openapi.json`` (an app of pages,
+    not an API).
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -57,13 +63,15 @@ def build_app(service: ServiceBase, routers: Iterable[APIRouter] = ()) -> FastAP
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.aicc_service = service
     install_error_handlers(app)
     app.include_router(_health_router(service))
     for router in routers:
         app.include_router(router)
-    _install_docs(app)
+    if docs:
+        _install_docs(app)
     settings = service.settings
     app.add_middleware(
         RequestContextMiddleware,

@@ -19,6 +19,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from aicc.core.config_services import (
     AuthSettings,
+    ConsoleSettings,
     IntegrationSettings,
     MonitoringSettings,
     RecordingSettings,
@@ -28,6 +29,8 @@ from aicc.core.errors import ConfigError
 
 ServiceName = Literal["monitoring", "recording", "integration", "auth"]
 SERVICE_NAMES: tuple[ServiceName, ...] = ("monitoring", "recording", "integration", "auth")
+WingName = Literal[ServiceName, "console"]
+"""A service or the operator console (which serves pages over the four services' APIs)."""
 
 
 _group = settings_group
@@ -186,6 +189,7 @@ class Settings(BaseModel):
     recording: RecordingSettings
     integration: IntegrationSettings
     monitoring: MonitoringSettings
+    console: ConsoleSettings
     jobs: JobsSettings
     aws: AwsSettings
     http: HttpSettings
@@ -215,12 +219,28 @@ class Settings(BaseModel):
 
     @property
     def auth_url(self) -> str:
-        if self.auth.url:
-            return self.auth.url.rstrip("/")
+        return self.service_url("auth")
+
+    def local_url(self, port: int) -> str:
+        """``http://`` this host's address (loopback when bound to every address) and ``port``."""
         host = self.server.host
         host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.server.auth_port}"
+        return f"http://{host}:{port}"
+
+    def port(self, wing: WingName) -> int:
+        """The port ``wing`` listens on (``AICC_<WING>_PORT``)."""
+        if wing == "console":
+            return self.console.port
+        return self.server.port(wing)
+
+    def service_url(self, service: ServiceName) -> str:
+        """Where ``service`` is reached from this process: ``AICC_AUTH_URL`` /
+        ``AICC_CONSOLE_<SERVICE>_URL`` when set, otherwise this host's configured port."""
+        configured = self.auth.url if service == "auth" else getattr(self.console, f"{service}_url")
+        if configured:
+            return str(configured).rstrip("/")
+        return self.local_url(self.server.port(service))
 
     @property
     def token_issuer(self) -> str:
@@ -257,6 +277,7 @@ _GROUPS: dict[str, type[BaseSettings]] = {
     "recording": RecordingSettings,
     "integration": IntegrationSettings,
     "monitoring": MonitoringSettings,
+    "console": ConsoleSettings,
     "jobs": JobsSettings,
     "aws": AwsSettings,
     "http": HttpSettings,

@@ -158,3 +158,35 @@ class MonitoringSettings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+
+class ConsoleSettings(BaseSettings):
+    """The operator console (a backend-for-frontend over the four services)."""
+
+    model_config = _group("AICC_CONSOLE_")
+
+    port: int = Field(8080, ge=0, le=65535)
+    monitoring_url: str | None = None
+    """Where the console reaches the monitoring service; defaults to this host's port."""
+    recording_url: str | None = None
+    integration_url: str | None = None
+    cookie_secure: bool | None = None
+    """Send the session cookie only over HTTPS; default: everywhere but ``AICC_ENV=development``."""
+    session_idle_timeout: int | None = Field(None, ge=60)
+    """Seconds a console session lasts without a request; default the auth service's
+    ``AICC_AUTH_SESSION_IDLE_TIMEOUT``."""
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Origins (``https://console.example.com``) a form may be posted from besides the
+    request's own; for a proxy that rewrites the ``Host`` header."""
+    live_interval: float = Field(5.0, ge=0.5, le=300)
+    """Seconds between the overview's live updates (server-sent events)."""
+    stream_lifetime: float = Field(300.0, ge=5, le=3600)
+    """Seconds one event stream lasts before the browser reconnects (to any replica)."""
+    default_language: Literal["ko", "en"] = "ko"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx2
 
-from aicc.core.config import ServiceName, Settings, check_production, load_settings
+from aicc.core.config import Settings, WingName, check_production, load_settings
 from aicc.core.errors import ConfigError
 from aicc.core.jobs import JobHandler, JobWorker, PeriodicTask
 from aicc.core.jobs.metrics import JobMetrics
@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 
 class ServiceBase:
-    name: ClassVar[ServiceName]
+    name: ClassVar[WingName]
     title: ClassVar[str]
     backends: ClassVar[tuple[Backend, ...]] = ("database", "cache")
 
@@ -118,7 +118,7 @@ class ServiceBase:
         """Open the backends (unless given), migrate the embedded database, start jobs."""
         if self.started:
             return
-        check_production(self.settings)
+        self.check_production()
         if self._resources is None:
             self._resources = Resources.open(self.settings)
         try:
@@ -153,6 +153,11 @@ class ServiceBase:
         finally:
             await self._stop_security()
             await self._close_resources()
+
+    def check_production(self) -> None:
+        """Refuse to start on embedded defaults when ``AICC_ENV=production`` (override when
+        the wing uses fewer backends)."""
+        check_production(self.settings)
 
     def body_limits(self) -> dict[str, int]:
         """Routes (exact paths) whose bodies may exceed ``AICC_MAX_BODY_BYTES``: uploads that
