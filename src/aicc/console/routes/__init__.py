@@ -1,0 +1,17 @@
+"""The console's pages. A new page is a module here with a ``PAGE`` (its router from
+``page_router()`` and, if it has one, its navigation item), listed in ``PAGES``."""
+
+from aicc.console.navigation import Page
+from aicc.console.routes import account, language, mfa, overview, sessions, signin, users
+
+PAGES: tuple[Page, ...] = (
+    signin.PAGE,
+    language.PAGE,
+    overview.PAGE,
+    account.PAGE,
+    mfa.PAGE,
+    sessions.PAGE,
+    users.PAGE,
+)
+
+__all__ = ["PAGES"]
