@@ -6,6 +6,10 @@ to every task): one ``ENCRYPTION_KEY``, one bootstrap password, one Redis key pr
 schema is migrated once beforehand (``aicc db upgrade``, the release step) and replicas start
 with ``AICC_AUTO_MIGRATE=false``. Each replica has its own data folder, as containers do, and
 writes its output to files there (a pipe nobody reads would stall a chatty process).
+
+:func:`contact_center` adds what the day's services call (provider stand-ins, a webhook
+receiver, Amazon Connect) and a versioned bucket, and yields :class:`Day`: the deployment
+seen from outside, through its balancers, its replicas' own URLs and the stand-ins.
 """
 
 from __future__ import annotations

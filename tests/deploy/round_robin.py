@@ -4,7 +4,8 @@ request and each WebSocket goes to the next upstream in turn.
 Written for the two-replica test, as an ASGI app served by uvicorn on a loopback port:
 
 - Requests are forwarded with the client's ``Host`` (so URLs a service builds, such as a
-  recording's ``stream_url``, point back at the balancer), bodies and answers streamed.
+  recording's ``stream_url``, point back at the balancer); a request's body is read whole
+  before it is sent on (the day's bodies are small), the answer is streamed back.
 - An upstream that refuses the connection is marked down for ``down_for`` seconds and the
   request goes to the next one (nothing was sent, so this is safe for any method). A failure
   after the request left (a replica killed mid-request) is a 502 ``bad_gateway``, as an ALB
