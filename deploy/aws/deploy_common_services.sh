@@ -8,12 +8,14 @@ usage() {
   cat <<'EOF'
 Usage: deploy/aws/deploy_common_services.sh [options]
 
-Creates or updates: ECR repositories aicc-<service> (scan on push, immutable tags), images
-(docker build -f deploy/docker/Dockerfile.<service>), cluster aicc-cluster (Container Insights),
+Creates or updates: ECR repositories aicc-<service> and aicc-migrate (scan on push, immutable
+tags), their images (docker build -f deploy/docker/Dockerfile.<name>, when missing from ECR),
+cluster aicc-cluster (Container Insights),
 log groups /ecs/aicc-<service>, IAM roles, Secrets Manager secrets, the ALB aicc-alb with a
 target group and listener per service, task definitions from deploy/aws/task-definition-*.json
-(registered only when they differ from the latest revision), runs the migration task to
-completion, then creates or updates the Fargate services aicc-<service>.
+(registered only when they differ from the latest revision), runs the migration task
+(aicc db upgrade) to completion when a service is to get a new task definition, then creates or
+updates the Fargate services aicc-<service> and waits for their deployments.
 
 Options (environment variable in brackets):
   --region REGION             AWS region [AWS_REGION, AWS_DEFAULT_REGION; ap-northeast-2]
@@ -44,7 +46,12 @@ Options (environment variable in brackets):
 Secrets: <prefix>database-url and <prefix>redis-url must exist, or are created from
 AICC_DEPLOY_DATABASE_URL / AICC_DEPLOY_REDIS_URL when set; encryption-key,
 bootstrap-admin-password and metrics-token are generated when missing; previous-encryption-keys
-is passed on when it exists. AWS_ENDPOINT_URL points every call at a stand-in (moto, LocalStack).
+is passed on when it exists. Values never appear on a command line or in the output.
+
+Environment: AWS_ENDPOINT_URL points every call at a stand-in (moto, LocalStack);
+AICC_DEPLOY_POLL_SECONDS (5) between looks at the migration task and the deployments,
+AICC_DEPLOY_MIGRATE_TIMEOUT / AICC_DEPLOY_WAIT_TIMEOUT (1800 s each), AICC_DEPLOY_IAM_SETTLE_SECONDS
+(10: new roles reach ECS), AICC_DEPLOY_JOBS (6 AWS calls at once), AICC_DEPLOY_LOG_LEVEL (INFO).
 EOF
 }
 
@@ -52,6 +59,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/deploy/aws
 PLAN=$HERE/deploy_plan.py
 SERVICES=(monitoring recording integration auth)
+IMAGES=("${SERVICES[@]}" migrate)
 CLUSTER=aicc-cluster
 POLL=${AICC_DEPLOY_POLL_SECONDS:-5}
 IAM_SETTLE=${AICC_DEPLOY_IAM_SETTLE_SECONDS:-10}
@@ -109,7 +117,7 @@ say() { printf '%s\n' "$*" >&3; }
 die() { printf 'deploy_common_services.sh: error: %s\n' "$*" >&2; exit 1; }
 awsj() { aws --region "$REGION" --output json "$@"; }
 awst() { aws --region "$REGION" --output text "$@"; }
-plan() { python3 "$PLAN" "$@"; }
+plan() { PYTHONDONTWRITEBYTECODE=1 python3 "$PLAN" "$@"; }
 
 [[ -n $SUBNETS ]] || die "--subnets is required (private subnets of the tasks)"
 [[ -n $SECURITY_GROUPS ]] || die "--security-groups is required (security groups of the tasks)"
@@ -220,7 +228,7 @@ TRUSTED_PROXIES=$(awk -v want=",$ALB_SUBNETS," 'index(want, "," $1 ",") {print $
 read -r LB_ARN ALB_DNS lb_scheme lb_subnets lb_groups <"$WORK/lb" || true
 [[ $LB_ARN != None ]] || LB_ARN=""
 
-for s in "${SERVICES[@]}"; do
+for s in "${IMAGES[@]}"; do
   bg maybe "image-$s" awst ecr batch-get-image --repository-name "aicc-$s" \
     --image-ids "imageTag=$IMAGE_TAG" --query 'length(images)'
 done
@@ -258,7 +266,7 @@ elif ! docker info >/dev/null 2>&1; then
   say "  build: skipped: no Docker engine answers (docker info failed); deploying the images tagged $IMAGE_TAG already in ECR"
   BUILD=0
 fi
-for s in "${SERVICES[@]}"; do
+for s in "${IMAGES[@]}"; do
   line=$(awk -v n="aicc-$s" '$1 == n' "$WORK/repos")
   if [[ -z $line ]]; then
     bg change "create repository aicc-$s" ecr create-repository --repository-name "aicc-$s" \
@@ -277,16 +285,19 @@ for s in "${SERVICES[@]}"; do
 done
 bg_wait
 missing=()
-for s in "${SERVICES[@]}"; do
+for s in "${IMAGES[@]}"; do
   [[ $(field "image-$s") == 1 ]] || missing+=("$s")
 done
 if ((BUILD && ${#missing[@]})); then
+  REVISION=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
   aws --region "$REGION" ecr get-login-password |
     docker login --username AWS --password-stdin "$REGISTRY" >/dev/null
   for s in "${missing[@]}"; do
     printf 'build and push %s\n' "aicc-$s:$IMAGE_TAG" >>"$WORK/changes"
     say "  build and push aicc-$s:$IMAGE_TAG"
-    docker build --file "$ROOT/deploy/docker/Dockerfile.$s" --tag "$REGISTRY/aicc-$s:$IMAGE_TAG" "$ROOT"
+    docker build --platform linux/amd64 --file "$ROOT/deploy/docker/Dockerfile.$s" \
+      --build-arg "AICC_VERSION=$IMAGE_TAG" --build-arg "AICC_REVISION=$REVISION" \
+      --tag "$REGISTRY/aicc-$s:$IMAGE_TAG" "$ROOT"
     docker push "$REGISTRY/aicc-$s:$IMAGE_TAG"
   done
   missing=()
@@ -451,7 +462,7 @@ export DEPLOY_CLUSTER=$CLUSTER DEPLOY_SUBNETS=$SUBNETS DEPLOY_SECURITY_GROUPS=$S
 mkdir "$WORK/service"
 plan plan-services "$WORK/services" "$WORK/service" >"$WORK/service.plan"
 if grep -q '^migrate' "$WORK/service.plan"; then
-  say "  the release changes: migrating the database first"
+  say "  a service gets a new task definition: migrating the database first"
   if [[ -n $ROLES_CREATED_AT ]] && ((IAM_SETTLE > SECONDS - ROLES_CREATED_AT)); then
     sleep $((IAM_SETTLE - (SECONDS - ROLES_CREATED_AT)))  # new roles take a moment to reach ECS
   fi

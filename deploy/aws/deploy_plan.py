@@ -69,17 +69,16 @@ def task_definitions(work: str) -> None:
     """Render ``task-definition-<family>.json`` with the ``DEPLOY_*`` values into
     ``<work>/td-<family>.json``; print each family and, tab-separated, the latest revision's ARN
     when that revision was registered from the same rendering (its tag holds the hash), or
-    nothing (register it). Each family runs the image of its name; the migration, auth's."""
+    nothing (register it). Each family runs the image of its name (``aicc-<family>``)."""
     values = {k[len("DEPLOY_") :]: v for k, v in os.environ.items() if k.startswith("DEPLOY_")}
     folder = Path(__file__).resolve().parent
     for family in (*SERVICES, "migrate"):
-        image = "auth" if family == "migrate" else family
         role = env("ROLE_PREFIX") + f"aicc-{family}-task" if family in TASK_ROLES else ""
         definition = render(
             folder / f"task-definition-{family}.json",
             {
                 **values,
-                "IMAGE": f"{env('REGISTRY')}/aicc-{image}:{env('IMAGE_TAG')}",
+                "IMAGE": f"{env('REGISTRY')}/aicc-{family}:{env('IMAGE_TAG')}",
                 "TASK_ROLE_ARN": role,
             },
         )

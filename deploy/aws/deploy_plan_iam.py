@@ -17,7 +17,7 @@ def wanted_roles() -> dict[str, Any]:
     """The execution role (pull images, write logs, read our secrets) and one task role per
     service that calls AWS; auth and the migration call none, so they get no task role."""
     p, region, account = env("PARTITION"), env("REGION"), env("ACCOUNT_ID")
-    repos = [f"arn:{p}:ecr:{region}:{account}:repository/aicc-{s}" for s in SERVICES]
+    repos = [f"arn:{p}:ecr:{region}:{account}:repository/aicc-{s}" for s in (*SERVICES, "migrate")]
     groups = [
         f"arn:{p}:logs:{region}:{account}:log-group:/ecs/aicc-{s}:log-stream:*"
         for s in (*SERVICES, "migrate")

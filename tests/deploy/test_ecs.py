@@ -281,7 +281,7 @@ def _images(moto: Moto, tag: str) -> None:
         },
         "layers": [],
     }
-    for service in SERVICES:
+    for service in FAMILIES:
         moto.client("ecr").put_image(
             repositoryName=f"aicc-{service}", imageTag=tag, imageManifest=json.dumps(manifest)
         )
@@ -312,7 +312,7 @@ def deployment(moto: Moto, deploy: Callable[..., Run]) -> Deployment:
     kms = moto.client("kms")
     key = kms.create_key(Description="AICC data keys")["KeyMetadata"]
     kms.create_alias(AliasName="alias/aicc-encryption", TargetKeyId=key["KeyId"])
-    for service in SERVICES:
+    for service in FAMILIES:
         right = service != "auth"
         moto.client("ecr").create_repository(
             repositoryName=f"aicc-{service}",
@@ -352,7 +352,9 @@ def test_script_parses_and_passes_shellcheck() -> None:
 def test_images_not_built_without_docker_and_repositories_fixed(deployment: Deployment) -> None:
     assert "build: skipped (--skip-build)" in deployment.first.stdout
     assert "build: skipped: docker is not installed" in deployment.release.stdout
-    for repo in deployment.first.state["repos"]:
+    repos = deployment.first.state["repos"]
+    assert sorted(r["repositoryName"] for r in repos) == sorted(f"aicc-{f}" for f in FAMILIES)
+    for repo in repos:
         assert repo["imageTagMutability"] == "IMMUTABLE", repo["repositoryName"]
         assert repo["imageScanningConfiguration"]["scanOnPush"] is True, repo["repositoryName"]
 
@@ -448,7 +450,7 @@ def test_task_definitions(deployment: Deployment) -> None:
     assert memory["recording"] > max(memory[s] for s in SERVICES if s != "recording")
     (container,) = state["definitions"]["migrate"]["containerDefinitions"]
     assert container["entryPoint"] + container["command"] == ["aicc", "db", "upgrade"]
-    assert container["image"] == f"{registry}/aicc-auth:{TAG}"
+    assert container["image"] == f"{registry}/aicc-migrate:{TAG}"
     assert [s["name"] for s in container["secrets"]] == ["DATABASE_URL"]
 
 
