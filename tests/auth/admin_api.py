@@ -45,6 +45,7 @@ def user_routes(base: str) -> list[tuple[str, str, dict[str, Any] | None]]:
     """Every administration route on one user: method, path and body."""
     return [
         ("GET", base, None),
+        ("GET", f"{base}/sessions", None),
         ("PATCH", base, {"first_name": "X"}),
         ("DELETE", base, None),
         ("PUT", f"{base}/roles", {"roles": ["AGENT"]}),

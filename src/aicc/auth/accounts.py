@@ -31,11 +31,13 @@ class AccountsMixin(AuthBase):
         last_name: str = "",
         caller: Principal | None = None,
         actor: Actor | None = None,
+        temporary: bool = False,
     ) -> str:
         """Create a user and return its id.
 
         ``caller`` is the authenticated admin (HTTP); the Python API may omit it and act
-        with full authority. Role names are case-insensitive.
+        with full authority. Role names are case-insensitive. A ``temporary`` password must
+        be changed at the first sign-in (as after an administrator's reset).
         """
         wanted = self.parse_roles(roles)
         if caller is not None:
@@ -52,6 +54,7 @@ class AccountsMixin(AuthBase):
                 first_name=first_name,
                 last_name=last_name,
                 actor=actor or Actor(caller.user_id if caller else None),
+                temporary=temporary,
             )
 
     @staticmethod
@@ -65,6 +68,7 @@ class AccountsMixin(AuthBase):
         actor: Actor,
         first_name: str = "",
         last_name: str = "",
+        temporary: bool = False,
     ) -> str:
         """Insert a checked user with its audit row in the caller's transaction."""
         if await users.exists(conn, username=username, email=email):
@@ -77,13 +81,14 @@ class AccountsMixin(AuthBase):
             roles=roles,
             first_name=first_name,
             last_name=last_name,
+            password_change_required=temporary,
         )
         await audit.record(
             conn,
             "user_created",
             actor=actor,
             target_id=user_id,
-            details={"roles": [r.value for r in roles]},
+            details={"roles": [r.value for r in roles], "temporary_password": temporary},
         )
         return user_id
 
@@ -121,6 +126,10 @@ class AccountsMixin(AuthBase):
         if found is None:
             raise NotFound("No such user", code="user_not_found")
         return found
+
+    async def is_locked(self, username: str) -> bool:
+        """Whether failed sign-ins locked the account (until it expires or an unlock)."""
+        return await self.guard.is_locked(users.username_key(username))
 
     async def list_users(self, **filters: Any) -> tuple[list[dict[str, Any]], int]:
         async with self.resources.database.connect() as conn:

@@ -72,10 +72,12 @@ async def search(
     target_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    before: int | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Newest first; returns one page and the total that matched."""
+    """Newest first; returns one page and the total that matched (``before``, an event id,
+    is a cursor: the page starts after it, and the total counts from there too)."""
     table = models.audit_event
     conditions = []
     if event:
@@ -90,6 +92,8 @@ async def search(
         conditions.append(table.c.at >= _utc(since))
     if until:
         conditions.append(table.c.at < _utc(until))
+    if before:
+        conditions.append(table.c.id < before)
     where = and_(*conditions) if conditions else None
     query = select(table).order_by(table.c.id.desc()).limit(limit).offset(offset)
     count = select(func.count()).select_from(table)

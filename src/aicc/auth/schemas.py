@@ -44,6 +44,9 @@ class RegisterRequest(Strict):
     first_name: Name = ""
     last_name: Name = ""
     roles: list[str] | None = Field(None, max_length=5, description="Case-insensitive role names")
+    temporary: bool = Field(
+        False, description="The user must change the password at the first sign-in"
+    )
 
 
 class RegisterResponse(BaseModel):
@@ -81,6 +84,11 @@ class UserOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_login_at: datetime | None = None
+    password_change_required: bool = False
+
+
+class UserDetail(UserOut):
+    locked: bool = Field(description="Failed sign-ins locked the account (until expiry or unlock)")
 
 
 class MeOut(UserOut):

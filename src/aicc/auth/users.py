@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aicc.auth import models
@@ -26,6 +26,7 @@ PUBLIC_COLUMNS = (
     u.c.created_at,
     u.c.updated_at,
     u.c.last_login_at,
+    u.c.password_change_required,
 )
 
 
@@ -97,6 +98,7 @@ async def create(
     roles: Iterable[Role],
     first_name: str = "",
     last_name: str = "",
+    password_change_required: bool = False,
 ) -> str:
     user_id = str(uuid.uuid4())
     now = datetime.now(UTC)
@@ -115,6 +117,7 @@ async def create(
             created_at=now,
             updated_at=now,
             password_changed_at=now if password_hash else None,
+            password_change_required=password_change_required,
         )
     )
     await set_roles(conn, user_id, roles)
@@ -170,8 +173,11 @@ async def search(
     is_active: bool | None,
     limit: int,
     offset: int,
+    ids: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
+    if ids is not None:
+        conditions.append(u.c.id.in_(ids))
     if query:
         pattern = f"%{query.strip().casefold()}%"
         conditions.append(

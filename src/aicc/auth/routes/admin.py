@@ -15,7 +15,9 @@ from aicc.auth.schemas import (
     PasswordReset,
     PasswordResetOut,
     RolesUpdate,
+    SessionOut,
     SessionsEnded,
+    UserDetail,
     UserOut,
     UserPage,
 )
@@ -41,6 +43,10 @@ async def list_users(
     q: Annotated[str | None, Query(max_length=100)] = None,
     role: str | None = None,
     is_active: bool | None = None,
+    user_id: Annotated[
+        list[str] | None,
+        Query(alias="id", max_length=200, description="Only these users (repeat the parameter)"),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -49,14 +55,30 @@ async def list_users(
     except ValueError as exc:
         raise ValidationFailed(str(exc), code="invalid_role") from None
     items, total = await service.list_users(
-        query=q, role=wanted_role, is_active=is_active, limit=limit, offset=offset
+        query=q, role=wanted_role, is_active=is_active, ids=user_id, limit=limit, offset=offset
     )
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/auth/users/{user_id}", response_model=UserOut, summary="One user")
+@router.get(
+    "/auth/users/{user_id}",
+    response_model=UserDetail,
+    summary="One user, with whether failed sign-ins locked the account",
+)
 async def get_user(user_id: str, _: Admin, service: Service) -> dict[str, Any]:
-    return await service.get_user(user_id)
+    found = await service.get_user(user_id)
+    return {**found, "locked": await service.is_locked(found["username"])}
+
+
+@router.get(
+    "/auth/users/{user_id}/sessions",
+    response_model=list[SessionOut],
+    summary="A user's active sessions (current: the caller's own)",
+)
+async def user_sessions(user_id: str, caller: Admin, service: Service) -> list[dict[str, Any]]:
+    await service.get_user(user_id)
+    found = await service.list_sessions(user_id)
+    return [{**s, "current": s["id"] == caller.session_id} for s in found]
 
 
 @router.patch("/auth/users/{user_id}", response_model=UserOut, summary="Change profile fields")
@@ -161,6 +183,10 @@ async def audit_log(
     target_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    before: Annotated[
+        int | None,
+        Query(ge=1, le=2**62, description="Only events older than this id (the next page)"),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -172,6 +198,7 @@ async def audit_log(
         target_id=target_id,
         since=since,
         until=until,
+        before=before,
         limit=limit,
         offset=offset,
     )

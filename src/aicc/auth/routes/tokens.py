@@ -58,6 +58,7 @@ async def register(
         last_name=body.last_name,
         caller=caller,
         actor=actor_of(request, caller),
+        temporary=body.temporary and caller is not None,
     )
     user = await service.get_user(user_id)
     return RegisterResponse(user_id=user_id, username=user["username"], roles=user["roles"])
