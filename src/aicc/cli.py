@@ -18,8 +18,8 @@ from typing import Any, cast
 from aicc import __version__
 from aicc.core.config import (
     SERVICE_NAMES,
-    ServiceName,
     Settings,
+    WingName,
     effective_config,
     load_settings,
 )
@@ -100,22 +100,30 @@ def _wing(command: str, wing: str) -> Iterator[None]:
         raise MissingExtra(command, {wing: [module]}) from None
 
 
+WINGS: tuple[WingName, ...] = (*SERVICE_NAMES, "console")
+"""What ``aicc up`` starts (the console last) and ``aicc serve`` accepts."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aicc", description="AICC Common Services")
     parser.add_argument("--version", action="version", version=f"aicc {__version__}")
     parser.add_argument("--env-file", default=".env", help="dotenv file to read (default .env)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    up = commands.add_parser("up", help="start all four services in one process")
+    up = commands.add_parser(
+        "up", help="start the four services and the operator console in one process"
+    )
     up.add_argument("--host", help="address to bind (default 127.0.0.1, AICC_HOST)")
-    for name in SERVICE_NAMES:
+    for name in WINGS:
         up.add_argument(f"--{name}-port", type=int, metavar="PORT")
     up.add_argument(
-        "--only", help="comma-separated subset of services to start", metavar="SERVICES"
+        "--only",
+        help=f"comma-separated subset to start ({', '.join(WINGS)})",
+        metavar="SERVICES",
     )
 
-    serve = commands.add_parser("serve", help="start one service (for containers)")
-    serve.add_argument("service", choices=SERVICE_NAMES)
+    serve = commands.add_parser("serve", help="start one service or the console (containers)")
+    serve.add_argument("service", choices=WINGS)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
 
@@ -172,27 +180,27 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {"host": getattr(args, "host", None)}
-    if args.command == "up":
-        for name in SERVICE_NAMES:
-            overrides[f"server.{name}_port"] = getattr(args, f"{name}_port")
+    ports = {name: getattr(args, f"{name}_port") for name in WINGS} if args.command == "up" else {}
     if args.command == "serve":
-        overrides[f"server.{args.service}_port"] = args.port
+        ports[args.service] = args.port
+    for name, port in ports.items():
+        overrides["console.port" if name == "console" else f"server.{name}_port"] = port
     return load_settings(overrides, env_file=args.env_file)
 
 
-def _services(args: argparse.Namespace) -> list[ServiceName]:
+def _services(args: argparse.Namespace) -> list[WingName]:
     if args.command == "serve":
         return [args.service]
     if not args.only:
-        return list(SERVICE_NAMES)
+        return list(WINGS)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in SERVICE_NAMES]
+    unknown = [s for s in chosen if s not in WINGS]
     if unknown:
         raise ConfigError(f"unknown service(s): {', '.join(unknown)}")
-    return [cast(ServiceName, s) for s in chosen]
+    return [cast(WingName, s) for s in chosen]
 
 
-def _load_services(args: argparse.Namespace) -> list[ServiceName]:
+def _load_services(args: argparse.Namespace) -> list[WingName]:
     """The services to start, each wing imported here so a missing extra is named."""
     services = _services(args)
     command = "aicc up" if args.command == "up" else f"aicc serve {args.service}"

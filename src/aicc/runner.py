@@ -1,4 +1,4 @@
-"""Serve one service, or all four in one process, with clean signal handling.
+"""Serve one wing, or all of them in one process, with clean signal handling.
 
 Each app gets its own uvicorn server on its own port; in all-in-one mode they share one set
 of backends (so the in-process cache and its publish/subscribe reach every service). The
@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from aicc import __version__
-from aicc.core.config import ServiceName, Settings, check_production
+from aicc.core.config import Settings, WingName, check_production
 from aicc.core.errors import ConfigError
 from aicc.core.logging import configure_logging
 from aicc.core.resources import Resources
@@ -31,7 +31,7 @@ from aicc.core.secrets import encryption_key
 AppFactory = Callable[..., FastAPI]
 
 
-def app_factory(name: ServiceName) -> AppFactory:
+def app_factory(name: WingName) -> AppFactory:
     """The ``create_app`` of one wing, imported only when that wing is served: each wing's
     optional dependencies (its install extra) are needed only by the image that runs it."""
     if name == "monitoring":
@@ -50,6 +50,10 @@ def app_factory(name: ServiceName) -> AppFactory:
         from aicc.auth.app import create_app as auth
 
         return auth
+    if name == "console":
+        from aicc.console.app import create_app as console
+
+        return console
     assert_never(name)
 
 
@@ -63,7 +67,7 @@ class _Server(uvicorn.Server):
 
 @dataclass
 class _Bound:
-    name: ServiceName
+    name: WingName
     sock: socket.socket
     app: FastAPI
     server: _Server
@@ -95,17 +99,22 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def run(services: Sequence[ServiceName], settings: Settings) -> int:
-    """Start ``services`` on their configured ports until SIGINT/SIGTERM; return the exit code."""
+async def run(services: Sequence[WingName], settings: Settings) -> int:
+    """Start ``services`` on their configured ports until SIGINT/SIGTERM; return the exit code.
+
+    The console checks its own production settings when it starts (it needs no database or
+    object store), so the services' check runs only when a service is among them.
+    """
     configure_logging(settings.log.level)
-    check_production(settings)
+    if any(name != "console" for name in services):
+        check_production(settings)
     if settings.embedded_database or settings.security.encryption_key is None:
         encryption_key(settings)
     resources = Resources.open(settings)
     bound: list[_Bound] = []
     try:
         for name in services:
-            sock = _bind(settings.server.host, settings.server.port(name))
+            sock = _bind(settings.server.host, settings.port(name))
             app = app_factory(name)(resources=resources)
             app.state.aicc_service.hold_notices = True
             await app.state.aicc_service.start()
@@ -173,7 +182,8 @@ async def _serve(bound: list[_Bound], settings: Settings) -> int:
 def _print_banner(bound: list[_Bound], settings: Settings) -> None:
     lines = [f"AICC Common Services {__version__} ({settings.server.env})"]
     for item in bound:
-        lines.append(f"  {item.name:<12} {item.url:<24} docs {item.url}/docs")
+        where = "open in a browser" if item.name == "console" else f"docs {item.url}/docs"
+        lines.append(f"  {item.name:<12} {item.url:<24} {where}")
     database = "SQLite (embedded)" if settings.embedded_database else "PostgreSQL"
     cache = "Redis" if settings.redis_url else "in-process memory"
     storage = (
@@ -198,7 +208,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def run_sync(services: Sequence[ServiceName], settings: Settings) -> int:
+def run_sync(services: Sequence[WingName], settings: Settings) -> int:
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(run(services, settings))

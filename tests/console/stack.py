@@ -225,6 +225,7 @@ def running_stack(root: Path) -> Iterator[Stack]:
         AICC_ALERT_EVAL_INTERVAL="1",
         AICC_MONITORING_SCRAPE_INTERVAL="2",
         AICC_ACCESS_LOG="false",
+        AICC_ALLOW_PRIVATE_NETWORKS="true",  # integrations pointed at stand-ins on loopback
         LOG_LEVEL="WARNING",
     )
     args = ["up", *(f"--{name}-port={port}" for name, port in ports.items())]

@@ -158,7 +158,7 @@ def shared_env(tmp_path: Path, backends: Backends, **extra: str) -> dict[str, st
         AICC_ACCESS_LOG="false",
         LOG_LEVEL="WARNING",
         AICC_SHUTDOWN_TIMEOUT="2",
-        AICC_JOBS_LEASE="3",
+        AICC_JOBS_LEASE="5",
         AICC_JOBS_POLL_INTERVAL="0.5",
         AICC_AUTH_PASSWORD_HASH_MEMORY_KIB="8192",
         AICC_AUTH_PASSWORD_HASH_TIME_COST="1",

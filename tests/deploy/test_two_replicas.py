@@ -172,17 +172,31 @@ async def _send_all(day: Day, integration_id: str, ids: list[str]) -> None:
 
 
 async def monitoring_set_up(day: Day) -> None:
-    """A webhook channel, routing that sends at once, and a rule that is true from the start."""
+    """A webhook channel, routing that sends at once, and a rule that is true from the start.
+
+    The rule is a rate over a short window of scraped samples, so it holds only if every
+    evaluation sees one continuous sample history: evaluations alternating between replicas
+    that each keep their own samples made it flap (resolve and fire again)."""
     channel = {"name": "day-hook", "type": "webhook", "settings": {"url": f"{day.receiver.url}/am"}}
-    rule = {"rule_name": RULE, "metric": "memory_usage_percent", "threshold": 0, "operator": ">"}
+    rule = {"rule_name": RULE, "metric": "aicc_api_requests_total", "aggregation": "rate"}
+    rule |= {"window_seconds": 6, "by": [], "threshold": 0, "operator": ">"}
     rule |= {"level": "warning", "channels": ["day-hook"]}
     for method, path, body in (
         ("POST", "/alerts/channels", channel),
         ("PUT", "/alerts/routing", {"route": {"group_wait": "0s", "group_interval": "1s"}}),
-        ("POST", "/alerts/rules", rule),
     ):
         answer = await day.api.call("monitoring", method, path, token=day.admin, json=body)
         assert answer.status_code in (200, 201), answer.text
+
+    async def rule_created() -> bool:
+        """Created once the evaluator has scraped the metric (either replica may answer)."""
+        answer = await day.api.call(
+            "monitoring", "POST", "/alerts/rules", token=day.admin, json=rule
+        )
+        assert answer.status_code in (201, 422), answer.text
+        return answer.status_code == 201
+
+    await poll(rule_created, 30, "the rule, once its metric has been scraped")
 
 
 def _notified(day: Day) -> int:

@@ -12,6 +12,7 @@ outcomes.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import httpx2
@@ -42,14 +43,24 @@ class ServiceApi:
         *,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        passthrough: Collection[int] = (),
     ) -> httpx2.Response:
+        """``passthrough``: 5xx statuses raised as :class:`UpstreamError` (with the service's
+        code and details) instead of :class:`ServiceDown`."""
         visit = self.visit
         console = visit.console
         if visit.session is None or visit.session_id is None:
             raise SignInRequired()
         token = visit.session.access_token
         response = await console.upstreams.send(
-            service, method, path, caller=visit.caller, token=token, json=json, params=params
+            service,
+            method,
+            path,
+            caller=visit.caller,
+            token=token,
+            json=json,
+            params=params,
+            passthrough=passthrough,
         )
         if response.status_code == 401 and error_of(response)[0] in SESSION_PROBLEMS:
             visit.session = await console.keeper.refresh(
@@ -63,6 +74,7 @@ class ServiceApi:
                 token=visit.session.access_token,
                 json=json,
                 params=params,
+                passthrough=passthrough,
             )
             if response.status_code == 401 and error_of(response)[0] in SESSION_PROBLEMS:
                 await visit.end()

@@ -8,6 +8,7 @@ logs of the console and the service.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,9 +69,11 @@ class Upstreams:
         json: Any = None,
         params: dict[str, Any] | None = None,
         timeout: float | None = None,
+        passthrough: Collection[int] = (),
     ) -> httpx2.Response:
         """The service's answer (any status but 5xx); a 5xx or no answer is
-        :class:`ServiceDown`."""
+        :class:`ServiceDown`, except the 5xx statuses in ``passthrough`` (a provider's failure
+        the integration service reports as 502/503/504 is an answer to show)."""
         headers = caller.headers()
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -88,7 +91,7 @@ class Upstreams:
             )
         except httpx2.HTTPError as exc:
             raise ServiceDown(service, type(exc).__name__) from None
-        if response.status_code >= 500:
+        if response.status_code >= 500 and response.status_code not in passthrough:
             raise ServiceDown(service, f"HTTP {response.status_code}")
         return response
 

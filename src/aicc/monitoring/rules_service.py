@@ -1,6 +1,7 @@
 """Alert rules: stored in the database, the spec's four defaults installed on first start,
 evaluated every ``AICC_ALERT_EVAL_INTERVAL`` by one evaluator per deployment (a periodic task
-that scrapes the watched services, then runs Prometheus' state machine), with each rule's
+run in the leading replica's own process, where its sample history lives: it scrapes the
+watched services, then runs Prometheus' state machine), with each rule's
 state persisted so a restart neither re-fires nor forgets a firing alert."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from prometheus_client import generate_latest
 from pydantic import ValidationError
 from sqlalchemy import delete, insert, select, update
@@ -17,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aicc.core.errors import Conflict, NotFound, ValidationFailed
-from aicc.core.jobs import JobContext, PeriodicTask, enqueue
+from aicc.core.jobs import JobContext, PeriodicTask
 from aicc.monitoring import models
 from aicc.monitoring.alerting import (
     AlertRule,
@@ -33,6 +35,7 @@ from aicc.monitoring.base import MonitoringBase
 
 DEFAULTS_KEY = "default_rules_installed"
 EVALUATE_KIND = "monitoring.evaluate"
+METRIC_NAMES_KEY = "monitoring:metric-names"
 WAKE_MARGIN = 0.05
 """An extra evaluation runs this long after a pending alert's ``for`` period ends."""
 
@@ -79,16 +82,26 @@ class RulesMixin(MonitoringBase):
 
     def periodic_tasks(self) -> Iterable[PeriodicTask]:
         every = self.settings.monitoring.eval_interval
-        evaluate_task = PeriodicTask(EVALUATE_KIND, every=every, run=self._evaluate_job)
+        evaluate_task = PeriodicTask(
+            EVALUATE_KIND, every=every, run=self._evaluate_job, in_leader=True
+        )
         inherited = [t for t in super().periodic_tasks() if t.name != "monitoring.scrape"]
         return [*inherited, evaluate_task]
 
     async def _evaluate_job(self, _: JobContext) -> None:
         await self.evaluate_rules()
 
-    def known_metrics(self) -> set[str]:
-        """Metric names rules may use: the spec's, and every one scraped so far."""
-        return self.samples.metric_names()
+    async def known_metrics(self) -> set[str]:
+        """Metric names rules may use: the spec's, and every one scraped so far, by this
+        process or by the evaluator's replica (which shares the names through the cache)."""
+        raw = await self.resources.cache.get(METRIC_NAMES_KEY)
+        shared: list[str] = orjson.loads(raw) if raw else []
+        return self.samples.metric_names() | set(shared)
+
+    async def _share_metric_names(self) -> None:
+        names = orjson.dumps(sorted(self.samples.metric_names()))
+        ttl = max(600.0, 10 * self.settings.monitoring.scrape_interval)
+        await self.resources.cache.set(METRIC_NAMES_KEY, names, ttl=ttl)
 
     async def _install_defaults(self) -> None:
         """The spec's default rules, once per deployment (an operator may change or remove
@@ -108,7 +121,7 @@ class RulesMixin(MonitoringBase):
             )
 
     async def create_rule(self, body: Any) -> dict[str, Any]:
-        rule = parse_rule(body).resolved(self.known_metrics())
+        rule = parse_rule(body).resolved(await self.known_metrics())
         async with self.resources.database.transaction() as conn:
             if await _load_rule(conn, rule.rule_name) is not None:
                 raise Conflict(f"rule {rule.rule_name!r} exists", code="rule_exists")
@@ -120,7 +133,7 @@ class RulesMixin(MonitoringBase):
         resolves at the next evaluation, and is notified as resolved)."""
         data = dict(body) if isinstance(body, dict) else parse_rule(body).model_dump()
         data.setdefault("rule_name", name)
-        rule = parse_rule(data).resolved(self.known_metrics())
+        rule = parse_rule(data).resolved(await self.known_metrics())
         if rule.rule_name != name:
             raise ValidationFailed("rule_name cannot change", code="rule_name_mismatch")
         async with self.resources.database.transaction() as conn:
@@ -164,6 +177,7 @@ class RulesMixin(MonitoringBase):
             for status in await self.scrape():
                 if not status.up:
                     self.samples.target_down({"service": status.name}, at)
+            await self._share_metric_names()
         own = generate_latest(self.metrics.registry).decode()
         self.samples.ingest(own, at, {"service": "monitoring"})
         rules = await self.list_rules()
@@ -209,15 +223,8 @@ class RulesMixin(MonitoringBase):
             await _save_states(conn, new_states)
             if history:
                 await conn.execute(insert(models.history), history)
-            if wake is not None and self.settings.jobs.enabled:
-                await enqueue(
-                    conn,
-                    EVALUATE_KIND,
-                    {"for_ends": wake},
-                    run_at=datetime.fromtimestamp(wake + WAKE_MARGIN, UTC),
-                    key=f"for-ends:{round(wake * 1000)}",
-                    max_attempts=1,
-                )
+        if wake is not None and self._worker is not None:
+            self._worker.scheduler.wake(EVALUATE_KIND, wake + WAKE_MARGIN)
         if outgoing:
             alerts, _ = postable_alerts(outgoing, at)
             await self.dispatch_alerts(alerts, receivers)
@@ -236,16 +243,20 @@ class RulesMixin(MonitoringBase):
         *,
         rule_name: str | None = None,
         level: str | None = None,
+        state: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
+        """State changes, newest first; ``state``: only changes to that state."""
         t = models.history
         query = select(t).order_by(t.c.at.desc(), t.c.id.desc()).limit(limit)
         if rule_name:
             query = query.where(t.c.rule_name == rule_name)
         if level:
             query = query.where(t.c.level == level.lower())
+        if state:
+            query = query.where(t.c.to_state == state)
         if since:
             query = query.where(t.c.at >= since)
         if until:

@@ -93,3 +93,62 @@ class TestFailures:
 
 async def _has(database: Database, kind: str, state: str) -> bool:
     return any(s == state for s, _ in await _runs(database, kind))
+
+
+class TestInLeader:
+    """Tasks whose state lives in one process run in the leader's own process."""
+
+    async def test_only_the_leaders_process_runs_it_and_no_job_row_is_written(
+        self, database: Database
+    ) -> None:
+        ran_in: list[str] = []
+
+        def task_for(replica: str) -> PeriodicTask:
+            async def tick(ctx: JobContext) -> None:
+                ran_in.append(replica)
+                assert ctx.job.kind == "test.local"
+
+            return PeriodicTask("test.local", every=1, run=tick, in_leader=True)
+
+        async with (
+            running_worker(database, periodic=[task_for("a")], lease=3) as first,
+            running_worker(database, periodic=[task_for("b")], lease=3) as second,
+        ):
+            await eventually(lambda: len(ran_in) >= 3, timeout=6)
+            leader = "a" if first.scheduler.leading else "b"
+            assert (second if leader == "a" else first).scheduler.leading == frozenset()
+        assert set(ran_in) == {leader}
+        assert await _runs(database, "test.local") == []
+
+    async def test_wake_runs_it_once_more_at_the_moment_asked(self, database: Database) -> None:
+        ran: list[float] = []
+
+        async def tick(_: JobContext) -> None:
+            ran.append(time.time())
+
+        task = PeriodicTask("test.woken", every=30, run=tick, in_leader=True)
+        async with running_worker(database, periodic=[task], lease=3) as worker:
+            await eventually(lambda: len(ran) == 1, timeout=5)
+            at = time.time() + 0.5
+            worker.scheduler.wake("test.woken", at)
+            await eventually(lambda: len(ran) == 2, timeout=3)
+            await asyncio.sleep(0.5)
+        assert ran[1] >= at
+        assert ran[1] - at < 0.3, "woken on time, not at the next period or scheduling tick"
+        assert len(ran) == 2
+
+    async def test_a_run_still_going_is_not_joined_by_another(self, database: Database) -> None:
+        going = 0
+        most = 0
+
+        async def slow(_: JobContext) -> None:
+            nonlocal going, most
+            going += 1
+            most = max(most, going)
+            await asyncio.sleep(1.6)
+            going -= 1
+
+        task = PeriodicTask("test.slow-local", every=1, run=slow, in_leader=True)
+        async with running_worker(database, periodic=[task], lease=3):
+            await asyncio.sleep(3.5)
+        assert most == 1

@@ -2,7 +2,16 @@
 ``page_router()`` and, if it has one, its navigation item), listed in ``PAGES``."""
 
 from aicc.console.navigation import Page
-from aicc.console.routes import account, language, mfa, overview, sessions, signin, users
+from aicc.console.routes import (
+    account,
+    integrations,
+    language,
+    mfa,
+    overview,
+    sessions,
+    signin,
+    users,
+)
 
 PAGES: tuple[Page, ...] = (
     signin.PAGE,
@@ -12,6 +21,7 @@ PAGES: tuple[Page, ...] = (
     mfa.PAGE,
     sessions.PAGE,
     users.PAGE,
+    integrations.PAGE,
 )
 
 __all__ = ["PAGES"]

@@ -119,13 +119,20 @@ class JobHandler:
 
 @dataclass(frozen=True)
 class PeriodicTask:
-    """``run`` once every ``every`` seconds in the whole deployment, as a job of kind ``name``."""
+    """``run`` once every ``every`` seconds in the whole deployment, as a job of kind ``name``.
+
+    ``in_leader``: run it in the leading replica's own process instead of as a job any worker
+    may claim, for tasks whose state lives in that process (the monitoring evaluator's sample
+    history): a run elsewhere would see another history. Such runs leave no job row; their
+    context's :meth:`~aicc.core.jobs.JobContext.transaction` is not for them.
+    """
 
     name: str
     every: float
     run: HandlerFunction
     timeout: float = 60.0
     options: dict[str, Any] = field(default_factory=dict)
+    in_leader: bool = False
 
     def __post_init__(self) -> None:
         if self.every < 1:

@@ -68,7 +68,8 @@ class JobWorker:
         periodic = list(periodic)
         self.handlers = {h.kind: h for h in handlers}
         for task in periodic:
-            self.handlers[task.name] = task.handler
+            if not task.in_leader:
+                self.handlers[task.name] = task.handler
         self._periodic_kinds = frozenset(t.name for t in periodic)
         self._uncapped = [k for k, h in self.handlers.items() if h.concurrency is None]
         self._capped = {k: h.concurrency for k, h in self.handlers.items() if h.concurrency}
@@ -80,7 +81,9 @@ class JobWorker:
         self._stop = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self.wakeups = Wakeups(database, frozenset(self.handlers), self.wake, self.logger)
-        self.scheduler = PeriodicScheduler(database, self.id, periodic, settings.lease, self.logger)
+        self.scheduler = PeriodicScheduler(
+            database, self.id, periodic, settings.lease, self.logger, metrics
+        )
 
     @property
     def kinds(self) -> list[str]:
@@ -94,7 +97,7 @@ class JobWorker:
         self._wake.set()
 
     async def start(self) -> None:
-        if not self.handlers:
+        if not self.handlers and not self.scheduler.tasks:
             return
         self._stop.clear()
         await self.wakeups.start()
