@@ -228,14 +228,10 @@ TRUSTED_PROXIES=$(awk -v want=",$ALB_SUBNETS," 'index(want, "," $1 ",") {print $
 read -r LB_ARN ALB_DNS lb_scheme lb_subnets lb_groups <"$WORK/lb" || true
 [[ $LB_ARN != None ]] || LB_ARN=""
 
-for s in "${IMAGES[@]}"; do
-  bg maybe "image-$s" awst ecr batch-get-image --repository-name "aicc-$s" \
-    --image-ids "imageTag=$IMAGE_TAG" --query 'length(images)'
-done
 bucket_ok() { aws --region "$REGION" s3api head-bucket --bucket "$BUCKET" >/dev/null && echo ok; }
 bg maybe bucket bucket_ok
 [[ -z $LB_ARN ]] || bg read_to listeners awsj elbv2 describe-listeners --load-balancer-arn "$LB_ARN" --query Listeners
-for family in "${SERVICES[@]}" migrate; do
+for family in "${IMAGES[@]}"; do
   if grep -qw "aicc-$family" "$WORK/families"; then
     bg read_to "td-$family" awsj ecs describe-task-definition --task-definition "aicc-$family" --include TAGS
   fi
@@ -248,11 +244,20 @@ shared_port=80
 [[ -z $CERTIFICATE_ARN ]] || shared_port=443
 shared_listener() { plan column "$WORK/listeners" Port ListenerArn | awk -v p="$shared_port" '$1 == p {print $2}'; }
 SHARED_LISTENER=$(shared_listener)
-if [[ -n $SHARED_LISTENER ]]; then
-  awsj elbv2 describe-rules --listener-arn "$SHARED_LISTENER" --query Rules >"$WORK/rules"
-else
-  echo '[]' >"$WORK/rules"
-fi
+echo '[]' >"$WORK/rules"
+[[ -z $SHARED_LISTENER ]] ||
+  bg read_to rules awsj elbv2 describe-rules --listener-arn "$SHARED_LISTENER" --query Rules
+# An image the latest task definition already runs was there when it was registered (tags are
+# immutable): only other images are looked up.
+while IFS=$'\t' read -r family image; do
+  if [[ $image == "$REGISTRY/aicc-$family:$IMAGE_TAG" ]]; then
+    echo 1 >"$WORK/image-$family"
+  else
+    bg maybe "image-$family" awst ecr batch-get-image --repository-name "aicc-$family" \
+      --image-ids "imageTag=$IMAGE_TAG" --query 'length(images)'
+  fi
+done < <(plan current-images "$WORK")
+bg_wait
 
 say "==> Images"
 BUILD=1

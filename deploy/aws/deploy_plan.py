@@ -92,6 +92,15 @@ def task_definitions(work: str) -> None:
         say(f"{family}\t{arn}")
 
 
+def current_images(work: str) -> None:
+    """Print each family and, tab-separated, the image its latest revision runs (if any)."""
+    for family in (*SERVICES, "migrate"):
+        described = Path(work, f"td-{family}")
+        current = (load(str(described)) or {}) if described.exists() else {}
+        containers = (current.get("taskDefinition") or {}).get("containerDefinitions") or [{}]
+        say(f"{family}\t{containers[0].get('image', '')}")
+
+
 def service_settings(service: str) -> dict[str, Any]:
     """What create-service and update-service both set; its hash is tagged on the service."""
     return {
@@ -204,6 +213,7 @@ def column(file: str, key: str, field: str) -> None:
 COMMANDS: dict[str, Callable[..., None]] = {
     "column": column,
     "task-definitions": task_definitions,
+    "current-images": current_images,
     "plan-iam": plan_iam,
     "plan-target-groups": plan_target_groups,
     "plan-listeners": plan_listeners,

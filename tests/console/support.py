@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx2
@@ -60,7 +61,7 @@ class Browser:
     def post(
         self,
         path: str,
-        data: dict[str, str] | None = None,
+        data: Mapping[str, str | list[str]] | None = None,
         *,
         csrf: str | None = "page",
         origin: str | None = "self",
@@ -68,7 +69,7 @@ class Browser:
     ) -> httpx2.Response:
         """A form post; by default with the last page's CSRF token and this console's
         ``Origin`` (``csrf=None`` / ``origin=None`` leave them out)."""
-        form = dict(data or {})
+        form: dict[str, str | list[str]] = dict(data or {})
         if csrf == "page":
             csrf = self.csrf()
         if csrf is not None:

@@ -86,17 +86,11 @@ class Moto:
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
-            self.clients[service] = self._client(service)
+            credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+            self.clients[service] = boto3.client(
+                service, endpoint_url=self.url, region_name=REGION, **credentials
+            )
         return self.clients[service]
-
-    def _client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
 
     def recorder(self, command: str) -> str:
         url = f"{self.url}/moto-api/recorder/{command}"
@@ -150,52 +144,47 @@ def _call(entry: dict[str, Any]) -> Call:
 
 
 def _state(moto: Moto) -> dict[str, Any]:
+    """What the deployment consists of, as boto3 reads it."""
     ecs, elb, iam = moto.client("ecs"), moto.client("elbv2"), moto.client("iam")
-    manager = moto.client("secretsmanager")
+    manager, cluster = moto.client("secretsmanager"), "aicc-cluster"
     (balancer,) = elb.describe_load_balancers(Names=["aicc-alb"])["LoadBalancers"]
     listeners = elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
     by_port = {item["Port"]: item for item in listeners}
     names = {s["Name"]: s["ARN"] for s in manager.list_secrets()["SecretList"]}
-    roles = [r["RoleName"] for r in iam.list_roles(PathPrefix="/aicc/")["Roles"]]
-    groups = moto.client("logs").describe_log_groups(logGroupNamePrefix="/ecs/aicc-")
-    migrations = ecs.list_tasks(cluster="aicc-cluster", startedBy="deploy_common_services")
+    groups = moto.client("logs").describe_log_groups(logGroupNamePrefix="/ecs/aicc-")["logGroups"]
+    migrations = ecs.list_tasks(cluster=cluster, startedBy="deploy_common_services")["taskArns"]
+
+    def statements(role: str) -> dict[str, Any]:
+        document = iam.get_role_policy(RoleName=role, PolicyName="aicc")["PolicyDocument"]
+        return {s["Sid"]: s for s in document["Statement"]}
+
+    def definition(family: str) -> Any:
+        return ecs.describe_task_definition(taskDefinition=f"aicc-{family}")["taskDefinition"]
+
+    revisions = ecs.list_task_definitions()["taskDefinitionArns"]
     services = [f"aicc-{s}" for s in SERVICES]
     return {
         "repos": moto.client("ecr").describe_repositories()["repositories"],
-        "cluster": ecs.describe_clusters(clusters=["aicc-cluster"], include=["SETTINGS"])[
-            "clusters"
-        ],
-        "log_groups": {g["logGroupName"]: g.get("retentionInDays") for g in groups["logGroups"]},
+        "cluster": ecs.describe_clusters(clusters=[cluster], include=["SETTINGS"])["clusters"],
+        "log_groups": {g["logGroupName"]: g.get("retentionInDays") for g in groups},
         "secrets": names,
         "values": {
             n: manager.get_secret_value(SecretId=a)["SecretString"] for n, a in names.items()
         },
         "policies": {
-            role: {
-                s["Sid"]: s
-                for s in iam.get_role_policy(RoleName=role, PolicyName="aicc")["PolicyDocument"][
-                    "Statement"
-                ]
-            }
-            for role in roles
+            r["RoleName"]: statements(r["RoleName"])
+            for r in iam.list_roles(PathPrefix="/aicc/")["Roles"]
         },
-        "definitions": {
-            f: ecs.describe_task_definition(taskDefinition=f"aicc-{f}")["taskDefinition"]
-            for f in FAMILIES
-        },
-        "revisions": sorted(
-            a.rsplit("/")[-1] for a in ecs.list_task_definitions()["taskDefinitionArns"]
-        ),
+        "definitions": {f: definition(f) for f in FAMILIES},
+        "revisions": sorted(a.rsplit("/")[-1] for a in revisions),
         "balancer": balancer,
         "target_groups": {
             g["TargetGroupName"]: g for g in elb.describe_target_groups()["TargetGroups"]
         },
         "listeners": by_port,
         "rules": elb.describe_rules(ListenerArn=by_port[80]["ListenerArn"])["Rules"],
-        "services": ecs.describe_services(cluster="aicc-cluster", services=services)["services"],
-        "migrations": ecs.describe_tasks(cluster="aicc-cluster", tasks=migrations["taskArns"])[
-            "tasks"
-        ],
+        "services": ecs.describe_services(cluster=cluster, services=services)["services"],
+        "migrations": ecs.describe_tasks(cluster=cluster, tasks=migrations)["tasks"],
     }
 
 
@@ -369,13 +358,8 @@ def test_cluster_and_log_groups(deployment: Deployment) -> None:
 
 def test_secrets_created_from_the_deployer_or_generated(deployment: Deployment) -> None:
     values = {n.removeprefix("aicc/"): v for n, v in deployment.first.state["values"].items()}
-    assert set(values) == {
-        "database-url",
-        "redis-url",
-        "encryption-key",
-        "bootstrap-admin-password",
-        "metrics-token",
-    }
+    names = ("database-url", "redis-url", "encryption-key", "bootstrap-admin-password")
+    assert set(values) == {*names, "metrics-token"}
     assert values["database-url"] == DATABASE_URL
     assert values["redis-url"] == REDIS_URL
     assert len(base64.b64decode(values["encryption-key"], validate=True)) == 32
@@ -389,12 +373,8 @@ def test_secrets_created_from_the_deployer_or_generated(deployment: Deployment) 
 def test_roles_grant_each_service_only_what_it_calls(deployment: Deployment) -> None:
     state = deployment.first.state
     policies = state["policies"]
-    assert set(policies) == {
-        "aicc-ecs-execution",
-        "aicc-monitoring-task",
-        "aicc-recording-task",
-        "aicc-integration-task",
-    }
+    tasks = {f"aicc-{s}-task" for s in ("monitoring", "recording", "integration")}
+    assert set(policies) == {"aicc-ecs-execution", *tasks}
     execution = policies["aicc-ecs-execution"]
     assert sorted(execution["Secrets"]["Resource"]) == sorted(state["secrets"].values())
     assert execution["Secrets"]["Action"] == ["secretsmanager:GetSecretValue"]
@@ -545,3 +525,45 @@ def test_running_again_changes_nothing(deployment: Deployment) -> None:
     assert again.writes() == []
     assert again.state == deployment.release.state
     assert again.state["revisions"] == sorted(f"aicc-{f}:{n}" for f in FAMILIES for n in (1, 2))
+
+
+def _plan(command: str, current: Any, tmp_path: Path, **env: str) -> list[tuple[str, Any]]:
+    """``deploy_plan.py <command>`` on ``current`` (as AWS describes it): the requests planned."""
+    (tmp_path / "current").write_text(json.dumps(current))
+    (tmp_path / "out").mkdir(exist_ok=True)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT.parent / "deploy_plan.py"), command, "current", "out"],
+        cwd=tmp_path,
+        env={"PYTHONDONTWRITEBYTECODE": "1", **{f"DEPLOY_{k.upper()}": v for k, v in env.items()}},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [line.split("\t") for line in result.stdout.splitlines()]
+    return [(c, json.loads((tmp_path / f).read_text())) for c, f, _ in lines]
+
+
+def test_https_listeners_with_a_certificate(tmp_path: Path) -> None:
+    certificate = f"arn:aws:acm:{REGION}:123456789012:certificate/abc"
+    groups = {f"tg_{s}": f"arn:tg/{s}" for s in SERVICES}
+    planned = _plan("plan-listeners", [], tmp_path, certificate_arn=certificate, **groups)
+    by_port = {request["Port"]: request for _, request in planned}
+    assert set(by_port) == {80, 443, *PORTS.values()}
+    for port in (443, *PORTS.values()):
+        assert by_port[port]["Protocol"] == "HTTPS"
+        assert by_port[port]["Certificates"] == [{"CertificateArn": certificate}]
+        assert by_port[port]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    assert by_port[443]["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
+    (redirect,) = by_port[80]["DefaultActions"]
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
+    assert by_port[8003]["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": "arn:tg/auth"}]
+    described = []
+    for port, request in by_port.items():
+        listener = {k: v for k, v in request.items() if k not in ("LoadBalancerArn", "Tags")}
+        for action in listener["DefaultActions"]:
+            if action["Type"] == "forward":  # as AWS reports it
+                arn = action["TargetGroupArn"]
+                action["ForwardConfig"] = {"TargetGroups": [{"TargetGroupArn": arn, "Weight": 1}]}
+        described.append({**listener, "ListenerArn": f"arn:listener/{port}"})
+    assert _plan("plan-listeners", described, tmp_path, certificate_arn=certificate, **groups) == []

@@ -39,6 +39,12 @@ class NotAllowed(PageError):
     default_status = 403
     message_key = "error.not_allowed"
 
+    def __init__(self, detail: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        """The service's error code (``permission_denied``; ``role_not_allowed`` from auth's
+        role hierarchy, which a form shows next to itself)."""
+
 
 class CsrfRefused(PageError):
     default_status = 403

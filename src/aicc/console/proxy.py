@@ -85,7 +85,7 @@ class ServiceApi:
         if response.status_code == 403:
             if code in _RESTRICTED:
                 raise Redirect(_RESTRICTED[code])
-            raise NotAllowed(message)
+            raise NotAllowed(message, code=code)
         raise UpstreamError(service, response.status_code, code, message, details)
 
     async def get(

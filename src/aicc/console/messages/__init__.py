@@ -2,7 +2,15 @@
 the same keys in both languages (a test checks it, and that every key a template uses
 exists). A new page adds its module and lists it in ``CATALOGS``."""
 
-from aicc.console.messages import account, common, integrations, overview, signin, users
+from aicc.console.messages import (
+    account,
+    audit,
+    common,
+    integrations,
+    overview,
+    signin,
+    users,
+)
 
 CATALOGS: tuple[dict[str, dict[str, str]], ...] = (
     common.MESSAGES,
@@ -10,6 +18,7 @@ CATALOGS: tuple[dict[str, dict[str, str]], ...] = (
     account.MESSAGES,
     overview.MESSAGES,
     users.MESSAGES,
+    audit.MESSAGES,
     integrations.MESSAGES,
 )
 

@@ -4,6 +4,7 @@
 from aicc.console.navigation import Page
 from aicc.console.routes import (
     account,
+    audit,
     integrations,
     language,
     mfa,
@@ -11,6 +12,7 @@ from aicc.console.routes import (
     sessions,
     signin,
     users,
+    users_detail,
 )
 
 PAGES: tuple[Page, ...] = (
@@ -21,6 +23,8 @@ PAGES: tuple[Page, ...] = (
     mfa.PAGE,
     sessions.PAGE,
     users.PAGE,
+    users_detail.PAGE,
+    audit.PAGE,
     integrations.PAGE,
 )
 
