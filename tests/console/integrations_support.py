@@ -5,6 +5,7 @@ registered against it through the integration service's API."""
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 import uuid
@@ -14,10 +15,20 @@ from typing import Any
 import pytest
 
 from tests.console.stack import ADMIN, Stack
+from tests.console.support import Browser
 from tests.integration.fakes.common import Fault
 from tests.integration.fakes.rest import FakeRest
 
-__all__ = ["Fault", "Integrations", "StandIn", "integrations", "standin"]
+__all__ = [
+    "Fault",
+    "Integrations",
+    "StandIn",
+    "admin",
+    "integrations",
+    "standin",
+    "state_in",
+    "wait_for",
+]
 
 
 class StandIn:
@@ -145,6 +156,19 @@ def integrations(stack: Stack, standin: StandIn) -> Iterator[Integrations]:
     made = Integrations(stack, standin)
     yield made
     made.remove()
+
+
+def state_in(page: str, integration_id: str) -> str:
+    row = re.search(rf'<tr data-integration="{integration_id}">(.*?)</tr>', page, re.S)
+    assert row, f"{integration_id} is not listed"
+    found = re.search(r'data-state="([a-z_]+)"', row[1])
+    assert found
+    return found[1]
+
+
+def admin(browser: Browser) -> Browser:
+    browser.sign_in_ok(*ADMIN)
+    return browser
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:

@@ -1,7 +1,7 @@
 """The integrations pages over HTTP: the list with each integration's state, the health
-check, the test send built from a method's parameters (SYNC answer, ASYNC queue, argument
-problems by field, a resent form not sent twice), dead letters replayed and discarded, CSRF,
-what a VIEWER may do, and an integration's name shown inert. Integrations point at a REST
+check, settings with secrets masked, the message log's cursor, inbound events, an ASYNC
+message sent from the test-send form that dies and is replayed, discard after confirmation,
+CSRF, what a VIEWER may do, and an integration's name shown inert. Integrations point at a REST
 stand-in that records every request and fails on demand."""
 
 from __future__ import annotations
@@ -19,28 +19,17 @@ import httpx2
 from tests.console.integrations_support import (
     Integrations,
     StandIn,
+    admin,
     integrations,
     standin,
+    state_in,
 )
-from tests.console.stack import ADMIN, PASSWORD, Stack
+from tests.console.stack import PASSWORD, Stack
 from tests.console.support import Browser
 
 __all__ = ["integrations", "standin"]  # the fixtures
 Unique = Callable[[str], str]
 XSS_NAME = "<script>alert('integration')</script><img src=x onerror=alert(1)>"
-
-
-def state_in(page: str, integration_id: str) -> str:
-    row = re.search(rf'<tr data-integration="{integration_id}">(.*?)</tr>', page, re.S)
-    assert row, f"{integration_id} is not listed"
-    found = re.search(r'data-state="([a-z_]+)"', row[1])
-    assert found
-    return found[1]
-
-
-def admin(browser: Browser) -> Browser:
-    browser.sign_in_ok(*ADMIN)
-    return browser
 
 
 def test_the_list_shows_each_integrations_state_without_calling_providers(
@@ -115,98 +104,6 @@ def test_messages_are_paged_with_a_cursor(browser: Browser, integrations: Integr
     assert set(shown) | set(more) == set(ids)
     assert not set(shown) & set(more)
     assert f'href="/integrations/{integration_id}"' in second.text  # back to the newest
-
-
-def test_a_sync_test_send_shows_the_providers_answer_and_a_resend_is_not_sent_again(
-    browser: Browser, integrations: Integrations, standin: StandIn
-) -> None:
-    integration_id = integrations.register()
-    admin(browser)
-    form = browser.get(f"/integrations/{integration_id}/send")
-    assert form.status_code == 200
-    for name in ("http_method", "path", "query", "json", "headers"):
-        assert f'name="arg.{name}"' in form.text
-    assert '<select id="arg-http_method" name="arg.http_method"' in form.text
-    assert '<option value="PATCH">PATCH</option>' in form.text
-    assert '<textarea id="arg-json" name="arg.json"' in form.text
-    message_id = re.search(r'name="message_id" value="([^"]+)"', form.text)
-    assert message_id
-    fields = {
-        "method": "request",
-        "message_id": message_id[1],
-        "message_type": "sync",
-        "arg.http_method": "POST",
-        "arg.path": "orders",
-        "arg.json": '{"order": 7, "note": "안녕"}',
-        "arg.query": "",
-    }
-
-    answer = browser.post(f"/integrations/{integration_id}/send", fields)
-
-    assert answer.status_code == 200
-    assert 'data-outcome="sync"' in answer.text
-    assert "&#34;path&#34;: &#34;/api/v1/orders&#34;" in answer.text
-    assert "&#34;order&#34;: 7" in answer.text
-    assert 'data-status="delivered"' in answer.text
-    assert standin.calls("/api/v1/orders") == 1
-    sent = standin.fake.calls("/api/v1/orders")[0]
-    assert sent.json() == {"order": 7, "note": "안녕"}
-    assert sent.headers["idempotency-key"] == message_id[1]
-
-    again = browser.post(f"/integrations/{integration_id}/send", fields)
-
-    assert "&#34;order&#34;: 7" in again.text
-    assert standin.calls("/api/v1/orders") == 1
-    assert browser.get(f"/integrations/{integration_id}").text.count("<tr data-message=") == 1
-
-
-def test_argument_problems_are_shown_by_the_field(
-    browser: Browser, integrations: Integrations, standin: StandIn
-) -> None:
-    integration_id = integrations.register()
-    admin(browser).get(f"/integrations/{integration_id}/send")
-    base = {"method": "request", "message_type": "sync", "arg.http_method": "POST"}
-
-    local = browser.post(f"/integrations/{integration_id}/send", {**base, "arg.json": "{not json"})
-    browser.get(f"/integrations/{integration_id}/send")
-    remote = browser.post(
-        f"/integrations/{integration_id}/send", {**base, "arg.path": "../../admin"}
-    )
-
-    assert local.status_code == 422
-    assert 'id="arg-json-error">올바른 JSON 을 입력하세요.' in local.text
-    assert "{not json</textarea>" in local.text  # kept for correcting
-    assert remote.status_code == 422
-    assert 'id="arg-path-error">' in remote.text
-    assert 'name="arg.path" type="text" value="../../admin"' in remote.text
-    assert standin.calls("/admin") == 0
-    assert len([r for r in standin.fake.requests if "admin" in r.path]) == 0
-
-
-def test_a_failed_sync_send_shows_the_providers_failure_then_the_open_breaker(
-    browser: Browser, integrations: Integrations, standin: StandIn
-) -> None:
-    integration_id = integrations.register(options={"breaker_threshold": 1})
-    standin.fail("/api/v1/payments", status=503)
-    admin(browser).get(f"/integrations/{integration_id}/send")
-    fields = {"method": "request", "message_type": "sync", "arg.path": "payments"}
-
-    failed = browser.post(f"/integrations/{integration_id}/send", fields)
-    browser.get(f"/integrations/{integration_id}/send")
-    held = browser.post(f"/integrations/{integration_id}/send", fields)
-
-    assert failed.status_code == 200
-    assert 'data-outcome="provider_error"' in failed.text
-    assert "<dt><code>provider_status</code></dt><dd>503</dd>" in failed.text
-    assert "<dt><code>outcome</code></dt><dd>retryable</dd>" in failed.text
-    recorded = re.search(r'<a href="([^"]+)">기록된 메시지 보기', failed.text)
-    assert recorded
-    assert 'data-status="dead"' in browser.get(recorded[1]).text
-    assert 'data-outcome="refused"' in held.text
-    assert "차단기가 열렸습니다" in held.text
-    assert "circuit_open" in held.text
-    assert standin.calls("/api/v1/payments") == 1
-    assert state_in(browser.get("/integrations").text, integration_id) == "breaker_open"
 
 
 def test_inbound_events_are_listed_and_shown_inert(
