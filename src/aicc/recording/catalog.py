@@ -249,6 +249,9 @@ async def search(
         conditions.append(t.c.agent_id.in_(sorted(_names(principal))))
     if cursor is not None:
         started, after_id = decode_cursor(cursor)
+        # The first bound lets an index on started_at seek to the cursor instead of
+        # walking every newer row; the second picks among rows that share the instant.
+        conditions.append(t.c.started_at <= started)
         conditions.append(
             or_(t.c.started_at < started, and_(t.c.started_at == started, t.c.id < after_id))
         )
