@@ -228,7 +228,9 @@ def running_stack(root: Path) -> Iterator[Stack]:
         AICC_ALLOW_PRIVATE_NETWORKS="true",  # integrations pointed at stand-ins on loopback
         LOG_LEVEL="WARNING",
     )
-    args = ["up", *(f"--{name}-port={port}" for name, port in ports.items())]
+    # The four services only: the console under test runs in this process (aicc up would
+    # also start one on AICC_CONSOLE_PORT, 8080, which parallel stacks cannot share).
+    args = ["up", f"--only={','.join(ports)}", *(f"--{n}-port={p}" for n, p in ports.items())]
     services = Running(args, env, root)
     _drain(services)
     console: ConsoleThread | None = None
