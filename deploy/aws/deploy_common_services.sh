@@ -271,6 +271,17 @@ elif ! docker info >/dev/null 2>&1; then
   say "  build: skipped: no Docker engine answers (docker info failed); deploying the images tagged $IMAGE_TAG already in ECR"
   BUILD=0
 fi
+missing=()
+for s in "${IMAGES[@]}"; do
+  [[ $(field "image-$s") == 1 ]] || missing+=("$s")
+done
+((BUILD || ${#missing[@]} == 0)) ||
+  die "no image tagged $IMAGE_TAG in ECR for: ${missing[*]} (build and push them, or give the --image-tag of a pushed release)"
+for required in AICC_DEPLOY_DATABASE_URL:database-url AICC_DEPLOY_REDIS_URL:redis-url; do
+  variable=${required%%:*} name=$SECRET_PREFIX${required#*:}
+  awk -v n="$name" '$1 == n {found = 1} END {exit !found}' "$WORK/secrets" || [[ -n ${!variable:-} ]] ||
+    die "secret $name is missing: create it in Secrets Manager, or set $variable for this run"
+done
 for s in "${IMAGES[@]}"; do
   line=$(awk -v n="aicc-$s" '$1 == n' "$WORK/repos")
   if [[ -z $line ]]; then
@@ -289,11 +300,7 @@ for s in "${IMAGES[@]}"; do
       --repository-name "aicc-$s" --image-scanning-configuration scanOnPush=true >/dev/null
 done
 bg_wait
-missing=()
-for s in "${IMAGES[@]}"; do
-  [[ $(field "image-$s") == 1 ]] || missing+=("$s")
-done
-if ((BUILD && ${#missing[@]})); then
+if ((${#missing[@]})); then
   REVISION=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
   aws --region "$REGION" ecr get-login-password |
     docker login --username AWS --password-stdin "$REGISTRY" >/dev/null
@@ -305,10 +312,6 @@ if ((BUILD && ${#missing[@]})); then
       --tag "$REGISTRY/aicc-$s:$IMAGE_TAG" "$ROOT"
     docker push "$REGISTRY/aicc-$s:$IMAGE_TAG"
   done
-  missing=()
-fi
-if ((${#missing[@]})); then
-  die "no image tagged $IMAGE_TAG in ECR for: ${missing[*]} (build and push them, or give the --image-tag of a pushed release)"
 fi
 say "  $REGISTRY/aicc-<service>:$IMAGE_TAG (tags are immutable)"
 

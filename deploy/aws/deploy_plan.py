@@ -3,8 +3,9 @@ and the service, listener and rule requests, and compare them with what AWS repo
 
 Standard library only (Python 3.9+, the interpreter the AWS CLI v1 needs anyway). Inputs are
 files written by the AWS CLI and the ``DEPLOY_*`` environment the script exports; each
-``plan-*`` command prints one line per change, ``<aws command>\\t<request file>``, and writes the
-request as JSON for ``--cli-input-json``. Nothing here talks to AWS.
+``plan-*`` command writes a request per change as JSON for ``aws ... --cli-input-json`` and prints
+its line: the AWS CLI command, the request file and the resource's name, tab-separated. Nothing
+here talks to AWS.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ DEFINITION_TAG = "aicc:definition-sha256"
 _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 TASK_ROLES = ("monitoring", "recording", "integration")
 """Services that call AWS APIs; auth and the migration call none and get no task role."""
+GRACE_SECONDS = 60
+"""A new task's load balancer health checks count only after this (start-up and first checks)."""
+DESIRED_COUNT = 2
+"""Tasks of a new service without ``--desired-count``: one per subnet (availability zone)."""
 
 
 def render(template: Path, values: dict[str, str]) -> dict[str, Any]:
@@ -123,7 +128,7 @@ def service_settings(service: str) -> dict[str, Any]:
             "maximumPercent": 200,
             "minimumHealthyPercent": 100,
         },
-        "healthCheckGracePeriodSeconds": int(env("GRACE_SECONDS") or 60),
+        "healthCheckGracePeriodSeconds": GRACE_SECONDS,
         "platformVersion": "LATEST",
         "enableExecuteCommand": False,
     }
@@ -151,7 +156,7 @@ def plan_services(described_file: str, out_dir: str) -> None:
                 "cluster": env("CLUSTER"),
                 "serviceName": name,
                 "taskDefinition": definition,
-                "desiredCount": int(desired or env("DEFAULT_DESIRED_COUNT") or 2),
+                "desiredCount": int(desired or DESIRED_COUNT),
                 "launchType": "FARGATE",
                 "propagateTags": "SERVICE",
                 "enableECSManagedTags": True,
