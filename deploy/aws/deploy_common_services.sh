@@ -403,8 +403,8 @@ if [[ -z $LB_ARN ]]; then
     --tags Key=Project,Value=aicc Key=ManagedBy,Value=deploy_common_services.sh)
   read -r LB_ARN ALB_DNS <<<"$lb"
   change "drop invalid header fields on aicc-alb" elbv2 modify-load-balancer-attributes \
-      --load-balancer-arn "$LB_ARN" \
-      --attributes Key=routing.http.drop_invalid_header_fields.enabled,Value=true >/dev/null
+    --load-balancer-arn "$LB_ARN" \
+    --attributes Key=routing.http.drop_invalid_header_fields.enabled,Value=true >/dev/null
 else
   [[ $lb_scheme == "$ALB_SCHEME" ]] || die "aicc-alb is $lb_scheme, not $ALB_SCHEME: a scheme cannot change"
   [[ $lb_subnets == "$(sorted "$ALB_SUBNETS")" ]] ||
