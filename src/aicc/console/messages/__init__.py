@@ -8,6 +8,7 @@ from aicc.console.messages import (
     common,
     integrations,
     overview,
+    recordings,
     signin,
     users,
 )
@@ -19,6 +20,7 @@ CATALOGS: tuple[dict[str, dict[str, str]], ...] = (
     overview.MESSAGES,
     users.MESSAGES,
     audit.MESSAGES,
+    recordings.MESSAGES,
     integrations.MESSAGES,
 )
 

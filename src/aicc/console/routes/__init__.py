@@ -9,6 +9,8 @@ from aicc.console.routes import (
     language,
     mfa,
     overview,
+    recordings,
+    recordings_media,
     sessions,
     signin,
     users,
@@ -25,6 +27,8 @@ PAGES: tuple[Page, ...] = (
     users.PAGE,
     users_detail.PAGE,
     audit.PAGE,
+    recordings.PAGE,
+    recordings_media.PAGE,
     integrations.PAGE,
 )
 
