@@ -164,8 +164,10 @@ def test_the_keyboard_reaches_the_navigation_and_the_content(window: Window) -> 
     assert reached[-1] == "nav:A:/", reached
     outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
     assert outline == "solid"
-    page.keyboard.press("Tab")
-    page.keyboard.press("Tab")
+    for _ in range(12):  # through the pages the user may see, to their account
+        page.keyboard.press("Tab")
+        if window.focused() == "nav:A:/account":
+            break
     assert window.focused() == "nav:A:/account"
     page.keyboard.press("Enter")
     page.wait_for_url("**/account")
