@@ -117,11 +117,21 @@ async def test_a_rule_fires_and_its_state_survives_a_restart(
         history = (
             await http.get("/alerts/history?rule_name=memory_in_use", headers=SUPERVISOR)
         ).json()["history"]
+        fired = (
+            await http.get(
+                "/alerts/history",
+                params={"state": "firing", "level": "critical"},
+                headers=SUPERVISOR,
+            )
+        ).json()["history"]
     kept = next(a for a in again if a["rule_name"] == "memory_in_use")
     assert kept["state"] == "firing" and kept["fired_at"] == firing["fired_at"]
     assert [(h["from"], h["to"]) for h in history] == [
         ("pending", "firing"),
         ("inactive", "pending"),
+    ]
+    assert [(h["rule_name"], h["from"], h["to"]) for h in fired] == [
+        ("memory_in_use", "pending", "firing")
     ]
 
 

@@ -4,6 +4,7 @@ exists). A new page adds its module and lists it in ``CATALOGS``."""
 
 from aicc.console.messages import (
     account,
+    alerts,
     audit,
     common,
     integrations,
@@ -18,6 +19,7 @@ CATALOGS: tuple[dict[str, dict[str, str]], ...] = (
     signin.MESSAGES,
     account.MESSAGES,
     overview.MESSAGES,
+    alerts.MESSAGES,
     users.MESSAGES,
     audit.MESSAGES,
     recordings.MESSAGES,

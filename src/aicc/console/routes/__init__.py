@@ -4,6 +4,7 @@
 from aicc.console.navigation import Page
 from aicc.console.routes import (
     account,
+    alerts,
     audit,
     integrations,
     language,
@@ -21,6 +22,7 @@ PAGES: tuple[Page, ...] = (
     signin.PAGE,
     language.PAGE,
     overview.PAGE,
+    alerts.PAGE,
     account.PAGE,
     mfa.PAGE,
     sessions.PAGE,

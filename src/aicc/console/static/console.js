@@ -22,7 +22,14 @@
   Array.prototype.forEach.call(parts, function (part) {
     var name = part.getAttribute("data-live");
     source.addEventListener(name, function (event) {
+      /* Keep the keyboard focus on a control the update replaces (found again by id). */
+      var focused = document.activeElement;
+      var focusId = focused && focused.id && part.contains(focused) ? focused.id : null;
       part.innerHTML = event.data;
+      var again = focusId && document.getElementById(focusId);
+      if (again) {
+        again.focus();
+      }
       if (name === "figures") {
         var seen = Number(root.getAttribute("data-live-events") || "0") + 1;
         root.setAttribute("data-live-events", String(seen));

@@ -87,11 +87,12 @@ async def history(
     _: Reader,
     rule_name: Annotated[str | None, Query(max_length=200)] = None,
     level: Annotated[Literal["info", "warning", "critical"] | None, Query()] = None,
+    state: Annotated[Literal["pending", "firing", "resolved", "inactive"] | None, Query()] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     items = await service.alert_history(
-        rule_name=rule_name, level=level, since=since, until=until, limit=limit
+        rule_name=rule_name, level=level, state=state, since=since, until=until, limit=limit
     )
     return {"history": items}
