@@ -178,7 +178,8 @@ async def monitoring_set_up(day: Day) -> None:
     evaluation sees one continuous sample history: evaluations alternating between replicas
     that each keep their own samples made it flap (resolve and fire again)."""
     channel = {"name": "day-hook", "type": "webhook", "settings": {"url": f"{day.receiver.url}/am"}}
-    rule = {"rule_name": RULE, "metric": "aicc_api_requests_total", "aggregation": "rate"}
+    rule: dict[str, object] = {"rule_name": RULE, "metric": "aicc_api_requests_total"}
+    rule |= {"aggregation": "rate"}
     rule |= {"window_seconds": 6, "by": [], "threshold": 0, "operator": ">"}
     rule |= {"level": "warning", "channels": ["day-hook"]}
     for method, path, body in (
