@@ -12,6 +12,7 @@ boto3 right after each run.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
@@ -20,7 +21,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,9 +33,6 @@ import pytest
 
 from tests.backends import free_port
 from tests.deploy.tools import ROOT, python_tool, system_tool
-
-pytestmark = pytest.mark.xdist_group("ecs")
-"""One moto and one deployment: with ``--dist loadgroup`` every test here runs on one worker."""
 
 SCRIPT = ROOT / "deploy" / "aws" / "deploy_common_services.sh"
 REGION = "ap-northeast-2"
@@ -149,7 +148,7 @@ def _state(moto: Moto) -> dict[str, Any]:
     manager, cluster = moto.client("secretsmanager"), "aicc-cluster"
     (balancer,) = elb.describe_load_balancers(Names=["aicc-alb"])["LoadBalancers"]
     listeners = elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
-    by_port = {item["Port"]: item for item in listeners}
+    by_port = {str(item["Port"]): item for item in listeners}
     names = {s["Name"]: s["ARN"] for s in manager.list_secrets()["SecretList"]}
     groups = moto.client("logs").describe_log_groups(logGroupNamePrefix="/ecs/aicc-")["logGroups"]
     migrations = ecs.list_tasks(cluster=cluster, startedBy="deploy_common_services")["taskArns"]
@@ -163,7 +162,7 @@ def _state(moto: Moto) -> dict[str, Any]:
 
     revisions = ecs.list_task_definitions()["taskDefinitionArns"]
     services = [f"aicc-{s}" for s in SERVICES]
-    return {
+    state = {
         "repos": moto.client("ecr").describe_repositories()["repositories"],
         "cluster": ecs.describe_clusters(clusters=[cluster], include=["SETTINGS"])["clusters"],
         "log_groups": {g["logGroupName"]: g.get("retentionInDays") for g in groups},
@@ -182,16 +181,19 @@ def _state(moto: Moto) -> dict[str, Any]:
             g["TargetGroupName"]: g for g in elb.describe_target_groups()["TargetGroups"]
         },
         "listeners": by_port,
-        "rules": elb.describe_rules(ListenerArn=by_port[80]["ListenerArn"])["Rules"],
+        "rules": elb.describe_rules(ListenerArn=by_port["80"]["ListenerArn"])["Rules"],
         "services": ecs.describe_services(cluster=cluster, services=services)["services"],
         "migrations": ecs.describe_tasks(cluster=cluster, tasks=migrations)["tasks"],
     }
+    normalized: dict[str, Any] = json.loads(json.dumps(state, default=str))
+    return normalized
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
+@contextmanager
+def _moto(folder: Path) -> Iterator[Moto]:
+    """moto's server in its own process."""
     port = free_port()
-    recording = tmp_path_factory.mktemp("moto") / "requests.jsonl"
+    recording = folder / "requests.jsonl"
     env = {**os.environ, "MOTO_ECS_SERVICE_RUNNING": "2", "MOTO_RECORDER_FILEPATH": str(recording)}
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
@@ -216,20 +218,20 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
         server.wait(10)
 
 
-@pytest.fixture(scope="module")
-def deploy(moto: Moto, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Run]:
+def _runner(moto: Moto, folder: Path) -> Callable[..., Run]:
     """Runs the script as an operator would, with a PATH holding the AWS CLI's virtualenv (aws,
     python3) and the tools the script uses, and no docker whatever this machine has."""
     aws_cli = python_tool("awscli", "awscli>=1.36")
-    folder = tmp_path_factory.mktemp("bin")
+    tools, home = folder / "bin", folder / "home"
+    tools.mkdir()
+    home.mkdir()
     for tool in TOOLS:
         found = shutil.which(tool)
         if found is None:
             pytest.skip(f"{tool} is not installed")
-        (folder / tool).symlink_to(found)
-    home = tmp_path_factory.mktemp("home")
+        (tools / tool).symlink_to(found)
     env = {
-        "PATH": f"{aws_cli}:{folder}",
+        "PATH": f"{aws_cli}:{tools}",
         "HOME": str(home),
         "AWS_ENDPOINT_URL": moto.url,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -276,11 +278,10 @@ def _images(moto: Moto, tag: str) -> None:
         )
 
 
-@pytest.fixture(scope="module")
-def deployment(moto: Moto, deploy: Callable[..., Run]) -> Deployment:
+def _deploy(moto: Moto, deploy: Callable[..., Run]) -> Deployment:
     """The spec's VPC (10.0.0.0/16) with public subnets 10.0.1.0/24 and 10.0.2.0/24 for the ALB
     and private ones for the tasks, the bucket, the KMS key, and the images CI pushed (aicc-auth's
-    repository with mutable tags and no scanning); then the first run."""
+    repository with mutable tags and no scanning); then the three runs."""
     ec2 = moto.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
@@ -313,6 +314,31 @@ def deployment(moto: Moto, deploy: Callable[..., Run]) -> Deployment:
     _images(moto, NEXT_TAG)
     release = network.args(NEXT_TAG)
     return Deployment(network, key["Arn"], first, deploy(*release), deploy(*release))
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """Built once per test session: pytest-xdist workers share it through a file (the first
+    builds it under a lock, the others read it), whichever way the tests are distributed."""
+    folder = tmp_path_factory.mktemp("ecs")
+
+    def build() -> Deployment:
+        with _moto(folder) as moto:
+            return _deploy(moto, _runner(moto, folder))
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build()
+    shared = tmp_path_factory.getbasetemp().parent / "ecs-deployment.json"
+    with shared.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not shared.exists():
+            shared.write_text(json.dumps(asdict(build())))
+    data = json.loads(shared.read_text())
+    runs = [
+        Run(r["stdout"], r["stderr"], [Call(**c) for c in r["calls"]], r["state"])
+        for r in (data["first"], data["release"], data["again"])
+    ]
+    return Deployment(Network(**data["network"]), data["kms_key_arn"], *runs)
 
 
 def test_help_needs_no_aws() -> None:
@@ -445,9 +471,9 @@ def test_load_balancer_routes_each_service(deployment: Deployment) -> None:
         group = groups[f"aicc-{service}"]
         assert (group["TargetType"], group["Port"]) == ("ip", PORTS[service])
         assert (group["HealthCheckPath"], group["VpcId"]) == ("/health", deployment.network.vpc)
-    assert set(state["listeners"]) == {80, *PORTS.values()}
+    assert set(state["listeners"]) == {str(p) for p in (80, *PORTS.values())}
     for service, port in PORTS.items():
-        (action,) = state["listeners"][port]["DefaultActions"]
+        (action,) = state["listeners"][str(port)]["DefaultActions"]
         assert action["TargetGroupArn"] == arns[service]
     routed = {
         tuple(r["Conditions"][0]["PathPatternConfig"]["Values"]): r["Actions"][0]["TargetGroupArn"]
