@@ -28,7 +28,7 @@ def bearer(*roles: str, user_id: str = "user-1", username: str = "agent001") -> 
         "sid": f"session-{uuid.uuid4().hex[:8]}",
         "iat": now,
         "nbf": now,
-        "exp": now + 600,
+        "exp": now + 86400,
         "jti": uuid.uuid4().hex,
         "roles": list(roles),
     }

@@ -57,7 +57,7 @@ def token(*roles: str) -> dict[str, str]:
         "sid": "session-1",
         "iat": now,
         "nbf": now,
-        "exp": now + 300,
+        "exp": now + 86400,
         "jti": "t",
         "roles": list(roles),
     }
