@@ -364,6 +364,17 @@ pm.collectionVariables.set("agent_password", CJS.lib.WordArray.random(12).toStri
         {"generated_password": "string"},
     ),
     Req(
+        "The user's sessions (as an administrator sees them)",
+        "GET",
+        "{{auth_url}}/auth/users/{{agent_id}}/sessions",
+        200,
+        {"": "array"},
+        tests=check(
+            "body.every((s) => typeof s.id === 'string' && s.current === false)",
+            "each a session with an id, none the caller's",
+        ),
+    ),
+    Req(
         "End every session of the user",
         "DELETE",
         "{{auth_url}}/auth/users/{{agent_id}}/sessions",

@@ -292,7 +292,7 @@ REFUSALS = [
     ("recording", ["serve", "auth"], "aicc serve auth", ["auth"]),
     ("integration", ["serve", "monitoring"], "aicc serve monitoring", ["monitoring"]),
     ("auth", ["serve", "recording"], "aicc serve recording", ["recording"]),
-    ("monitoring", ["up"], "aicc up", ["recording", "auth"]),
+    ("monitoring", ["up"], "aicc up", ["recording", "auth", "console"]),
     ("recording", ["users", "create", "ann", "--email", "a@example.com"], "aicc users create",
      ["auth"]),
     ("auth", ["recording", "purge", "--dry-run"], "aicc recording purge", ["recording"]),
@@ -315,7 +315,7 @@ def test_a_wing_without_its_extra_is_refused_naming_the_extra(
         assert result.returncode == 2, (image, command, result.stderr)
         assert result.stdout == ""
         noun = "extra" if len(extras) == 1 else "extras"
-        named = " and ".join(extras)
+        named = " and ".join([", ".join(extras[:-1]), extras[-1]] if len(extras) > 1 else extras)
         assert re.fullmatch(
             rf"{re.escape(command)} needs the {named} {noun} \([^()]+ not installed\): "
             rf"pip install 'aicc-common\[{','.join(extras)}\]'\n",
