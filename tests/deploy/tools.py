@@ -51,8 +51,15 @@ def python_tool(name: str, *requirements: str) -> Path:
         shutil.rmtree(venv, ignore_errors=True)
         steps = [
             [sys.executable, "-m", "venv", str(venv)],
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-             "--disable-pip-version-check", *requirements],
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *requirements,
+            ],
         ]
         for step in steps:
             result = subprocess.run(step, capture_output=True, text=True, timeout=900)
