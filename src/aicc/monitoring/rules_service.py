@@ -6,6 +6,7 @@ state persisted so a restart neither re-fires nor forgets a firing alert."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -64,6 +65,7 @@ class RulesMixin(MonitoringBase):
 
     _store: SampleStore | None = None
     _scraped_at = float("-inf")
+    _evaluating: asyncio.Lock | None = None
 
     @property
     def samples(self) -> SampleStore:
@@ -169,7 +171,16 @@ class RulesMixin(MonitoringBase):
 
     async def evaluate_rules(self, now: float | None = None) -> dict[str, Any]:
         """One evaluation cycle: scrape, evaluate every rule, persist states and history,
-        hand firing and resolved alerts to notification. Returns a summary."""
+        hand firing and resolved alerts to notification. Returns a summary.
+
+        Cycles in one process run one at a time (the periodic run and a direct call must not
+        both read the stored states and then each write their own)."""
+        if self._evaluating is None:
+            self._evaluating = asyncio.Lock()
+        async with self._evaluating:
+            return await self._evaluate_once(now)
+
+    async def _evaluate_once(self, now: float | None) -> dict[str, Any]:
         interval = self.settings.monitoring.eval_interval
         at = time.time() if now is None else now
         if time.monotonic() - self._scraped_at >= self.settings.monitoring.scrape_interval:
