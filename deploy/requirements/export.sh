@@ -11,12 +11,12 @@
 # holds the project itself nor any dev tool. The lock is universal (every platform, Python
 # 3.11+), so the files carry hashes for the manylinux wheels of x86_64 and aarch64.
 #
-# uv is taken from $UV, else PATH, else .tools/uv (which the tests install); get it with
+# uv is taken from $UV, else PATH, else the one the tests install (~/.cache/aicc-test-tools/uv); get it with
 # `pipx install uv` or `python3 -m pip install --user uv`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-UV="${UV:-$(command -v uv || echo "$root/.tools/uv/bin/uv")}"
+UV="${UV:-$(command -v uv || echo "${AICC_TEST_TOOLS:-$HOME/.cache/aicc-test-tools}/uv/bin/uv")}"
 if [ ! -x "$UV" ]; then
   echo "export.sh: uv not found; install it (pipx install uv) or set UV=/path/to/uv" >&2
   exit 1

@@ -1,8 +1,10 @@
 """Operations tools the deploy tests run as a user would: each in its own place outside the
 project's virtualenv (checkov and the AWS CLI pin packages the project also uses).
 
-Tools live under ``.tools/`` at the repository root (git-ignored) and are installed on first
-use; pytest-xdist workers take a file lock so one installs while the others wait. Under
+Tools live under ``~/.cache/aicc-test-tools`` (``AICC_TEST_TOOLS`` elsewhere), outside the
+checkout, so a fresh clone on the same machine reuses them; each is installed on first use and
+again when what it is asked to hold changes. pytest-xdist workers (and concurrent runs) take a
+file lock so one installs while the others wait. Under
 ``CI=true`` a tool that cannot be installed fails the test; elsewhere it is skipped.
 """
 
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = ROOT / ".tools"
+TOOLS = Path(os.environ.get("AICC_TEST_TOOLS") or Path.home() / ".cache" / "aicc-test-tools")
 
 
 def _unavailable(message: str) -> None:
@@ -31,7 +33,7 @@ def _unavailable(message: str) -> None:
 
 @contextmanager
 def _locked(name: str) -> Iterator[None]:
-    TOOLS.mkdir(exist_ok=True)
+    TOOLS.mkdir(parents=True, exist_ok=True)
     with (TOOLS / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

@@ -2,7 +2,7 @@
 ``deploy/docker/Dockerfile.<service>`` installs them: ``pip install --require-hashes -r
 deploy/requirements/requirements-<image>.txt`` then the project with ``--no-deps``.
 
-They live under ``.tools/wing-venvs/<image>`` and are rebuilt (by uv, from its wheel cache)
+They live under ``<tools>/wing-venvs/<image>`` and are rebuilt (by uv, from its wheel cache)
 only when the requirements file or the Python changes; the project is reinstalled when its
 source changes. pytest-xdist workers take a file lock so one builds while the others wait.
 """
@@ -59,7 +59,7 @@ def _is(path: Path, key: str) -> bool:
 
 
 def _make_venv(uv: Path, image: str, wheel: Path | None, project: str) -> Path:
-    """``.tools/wing-venvs/<image>``: exactly ``requirements-<image>.txt`` and the project."""
+    """``<tools>/wing-venvs/<image>``: exactly ``requirements-<image>.txt`` and the project."""
     venv = VENVS / image
     python = venv / "bin" / "python"
     install: list[str | Path] = [uv, "pip", "install", "--quiet", "--compile-bytecode"]
