@@ -6,6 +6,8 @@ import base64
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,3 +141,21 @@ class TestProductionBackends:
             code, _, stderr = running.stop()
         assert code == 0 and "Traceback" not in stderr
         assert not (tmp_path / "var").exists(), "production mode writes nothing locally"
+
+
+def test_output_cut_short_by_its_reader_is_not_a_traceback(tmp_path: Path) -> None:
+    """``aicc config show | head -n 1``: the reader has closed the pipe (here before the
+    command writes anything, which its start-up takes long enough to ensure)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aicc", "config", "show"],
+        env=aicc_env(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, errors
+    assert "Traceback" not in errors and "BrokenPipe" not in errors, errors

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -318,3 +319,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AppError as exc:
         print(f"aicc: {exc.message} ({exc.error_code})", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    """The reader of our output went away (``aicc config show | head``): send what is left,
+    and Python's flush at exit, nowhere instead of failing with a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
