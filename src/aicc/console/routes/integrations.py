@@ -23,6 +23,7 @@ from aicc.console.routes.integrations_base import (
     Reader,
     base_path,
     integration_and,
+    integration_and_message,
     page_context,
     pages,
     pretty,
@@ -93,19 +94,14 @@ async def health(visit: Reader, integration_id: IntegrationId) -> Response:
 
 @router.get("/integrations/{integration_id}/messages/{message_id}")
 async def message(visit: Reader, integration_id: IntegrationId, message_id: MessageId) -> Response:
-    integration, found = await integration_and(
-        visit,
-        integration_id,
-        visit.api.get("integration", service_path(integration_id, "messages", message_id)),
-    )
-    (linked,) = with_links(integration_id, [found])
+    integration, linked = await integration_and_message(visit, integration_id, message_id)
     return visit.render(
         "integrations/message.html",
         **page_context(visit, integration, "detail"),
         message=linked,
-        payload=pretty(found.get("payload")),
-        result=pretty(found.get("result")) if found.get("result") is not None else None,
-        error=pretty(found.get("error")) if found.get("error") else None,
+        payload=pretty(linked.get("payload")),
+        result=pretty(linked.get("result")) if linked.get("result") is not None else None,
+        error=pretty(linked.get("error")) if linked.get("error") else None,
         notice=await visit.take_notice(),
         page_title="integrations.message_title",
     )

@@ -102,6 +102,19 @@ async def integration_and(
     return integration, answer
 
 
+async def integration_and_message(
+    visit: Visit, integration_id: str, message_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The integration and one of its messages (with its page links), asked for at once."""
+    integration, found = await integration_and(
+        visit,
+        integration_id,
+        visit.api.get("integration", service_path(integration_id, "messages", message_id)),
+    )
+    (linked,) = with_links(integration_id, [found])
+    return integration, linked
+
+
 def page_context(visit: Visit, integration: dict[str, Any], tab: str) -> dict[str, Any]:
     """What every page of one integration shows above its own part (heading and tabs)."""
     user = visit.user

@@ -19,6 +19,7 @@ from aicc.console.routes.integrations_base import (
     Reader,
     base_path,
     integration_and,
+    integration_and_message,
     page_context,
     pages,
     pretty,
@@ -79,17 +80,12 @@ async def replay(visit: Manager, integration_id: IntegrationId, message_id: Mess
 async def discard_form(
     visit: Manager, integration_id: IntegrationId, message_id: MessageId
 ) -> Response:
-    integration, found = await integration_and(
-        visit,
-        integration_id,
-        visit.api.get("integration", service_path(integration_id, "messages", message_id)),
-    )
-    (linked,) = with_links(integration_id, [found])
+    integration, linked = await integration_and_message(visit, integration_id, message_id)
     return visit.render(
         "integrations/discard.html",
         **page_context(visit, integration, "dead"),
         message=linked,
-        payload=pretty(found.get("payload")),
+        payload=pretty(linked.get("payload")),
         page_title="integrations.discard_title",
     )
 

@@ -114,20 +114,5 @@ class AsyncioBackend(httpcore2.AsyncNetworkBackend):
                 sock.setsockopt(*option)
         return AsyncioStream(reader, writer)
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,  # noqa: ARG002
-    ) -> httpcore2.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_unix_connection(path)
-        except TimeoutError:
-            raise httpcore2.ConnectTimeout("timed out connecting") from None
-        except OSError as exc:
-            raise httpcore2.ConnectError(str(exc) or type(exc).__name__) from exc
-        return AsyncioStream(reader, writer)
-
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
